@@ -1,0 +1,237 @@
+#include "common/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/unique_fd.h"
+
+namespace colo {
+
+std::string joinPath(std::string_view a, std::string_view b) {
+  std::string out(a);
+  while (!out.empty() && out.back() == '/') {
+    out.pop_back();
+  }
+  while (!b.empty() && b.front() == '/') {
+    b.remove_prefix(1);
+  }
+  out += '/';
+  out += b;
+  return out;
+}
+
+Result<std::string> RealFs::readFile(const std::string& path) const {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return failErrno(errno, "open " + path);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return failErrno(errno, "read " + path);
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Status RealFs::writeFile(const std::string& path, std::string_view data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return failErrno(errno, "open " + path);
+  }
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), data.data(), data.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return failErrno(errno, "write " + path);
+  }
+  if (static_cast<size_t>(n) != data.size()) {
+    return failErrno(EIO, "short write " + path);
+  }
+  return ok();
+}
+
+Result<std::vector<std::string>> RealFs::listDirs(const std::string& path) const {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) {
+    return failErrno(errno, "opendir " + path);
+  }
+  std::vector<std::string> out;
+  while (dirent* ent = ::readdir(dir)) {
+    if (ent->d_type != DT_DIR) {
+      continue;
+    }
+    std::string_view name(ent->d_name);
+    if (name == "." || name == "..") {
+      continue;
+    }
+    out.emplace_back(name);
+  }
+  ::closedir(dir);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<uint64_t> RealFs::inode(const std::string& path) const {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return failErrno(errno, "stat " + path);
+  }
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+bool RealFs::exists(const std::string& path) const { return ::access(path.c_str(), F_OK) == 0; }
+
+namespace {
+
+std::string parentOf(const std::string& path) {
+  auto pos = path.rfind('/');
+  if (pos == std::string::npos || pos == 0) {
+    return "/";
+  }
+  return path.substr(0, pos);
+}
+
+std::string normalize(std::string path) {
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
+  return path;
+}
+
+}  // namespace
+
+void FakeFs::mkdirsLocked(const std::string& raw) {
+  std::string path = normalize(raw);
+  if (dirs_.count(path) != 0) {
+    return;
+  }
+  if (path != "/") {
+    mkdirsLocked(parentOf(path));
+  }
+  dirs_[path] = next_inode_++;
+}
+
+void FakeFs::mkdirs(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mkdirsLocked(path);
+}
+
+void FakeFs::put(const std::string& path, std::string_view data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mkdirsLocked(parentOf(path));
+  files_[normalize(path)] = std::string(data);
+}
+
+void FakeFs::remove(const std::string& raw) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string path = normalize(raw);
+  std::string prefix = path + "/";
+  files_.erase(path);
+  dirs_.erase(path);
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix);) {
+    it = files_.erase(it);
+  }
+  for (auto it = dirs_.lower_bound(prefix); it != dirs_.end() && it->first.starts_with(prefix);) {
+    it = dirs_.erase(it);
+  }
+}
+
+void FakeFs::failWrites(const std::string& path, int err) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (err == 0) {
+    write_errors_.erase(normalize(path));
+  } else {
+    write_errors_[normalize(path)] = err;
+  }
+}
+
+void FakeFs::failReads(const std::string& path, int err) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (err == 0) {
+    read_errors_.erase(normalize(path));
+  } else {
+    read_errors_[normalize(path)] = err;
+  }
+}
+
+Result<std::string> FakeFs::readFile(const std::string& raw) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string path = normalize(raw);
+  if (auto err = read_errors_.find(path); err != read_errors_.end()) {
+    return failErrno(err->second, "read " + path);
+  }
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    return failErrno(ENOENT, "open " + path);
+  }
+  return it->second;
+}
+
+Status FakeFs::writeFile(const std::string& raw, std::string_view data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string path = normalize(raw);
+  if (auto err = write_errors_.find(path); err != write_errors_.end()) {
+    return failErrno(err->second, "write " + path);
+  }
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    return failErrno(ENOENT, "open " + path);
+  }
+  std::string value(data);
+  while (!value.empty() && value.back() == '\n') {
+    value.pop_back();
+  }
+  it->second = value + "\n";
+  return ok();
+}
+
+Result<std::vector<std::string>> FakeFs::listDirs(const std::string& raw) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string path = normalize(raw);
+  if (dirs_.count(path) == 0) {
+    return failErrno(ENOENT, "opendir " + path);
+  }
+  std::string prefix = path == "/" ? "/" : path + "/";
+  std::vector<std::string> out;
+  for (auto it = dirs_.lower_bound(prefix); it != dirs_.end() && it->first.starts_with(prefix);
+       ++it) {
+    std::string_view rest(it->first);
+    rest.remove_prefix(prefix.size());
+    if (!rest.empty() && rest.find('/') == std::string_view::npos) {
+      out.emplace_back(rest);
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> FakeFs::inode(const std::string& raw) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = dirs_.find(normalize(raw));
+  if (it == dirs_.end()) {
+    return failErrno(ENOENT, "stat " + raw);
+  }
+  return it->second;
+}
+
+bool FakeFs::exists(const std::string& raw) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string path = normalize(raw);
+  return dirs_.count(path) != 0 || files_.count(path) != 0;
+}
+
+}  // namespace colo

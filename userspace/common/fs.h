@@ -1,0 +1,76 @@
+// FileSystem: the slice of the kernel file surface colo reads and writes (cgroupfs, /proc).
+// RealFs talks to the kernel; FakeFs is an in-memory tree for unit tests. All paths are absolute.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace colo {
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Whole file contents. ENOENT when the file (or its cgroup) is gone: callers treat that as
+  // normal.
+  virtual Result<std::string> readFile(const std::string& path) const = 0;
+  // Writes `data` in one write(2) call, as cgroupfs requires.
+  virtual Status writeFile(const std::string& path, std::string_view data) = 0;
+  // Names of the subdirectories of `path`, sorted.
+  virtual Result<std::vector<std::string>> listDirs(const std::string& path) const = 0;
+  // Inode number of `path` (on cgroupfs the cgroup id, as the kernel's kernfs node id).
+  virtual Result<uint64_t> inode(const std::string& path) const = 0;
+  virtual bool exists(const std::string& path) const = 0;
+};
+
+class RealFs final : public FileSystem {
+ public:
+  Result<std::string> readFile(const std::string& path) const override;
+  Status writeFile(const std::string& path, std::string_view data) override;
+  Result<std::vector<std::string>> listDirs(const std::string& path) const override;
+  Result<uint64_t> inode(const std::string& path) const override;
+  bool exists(const std::string& path) const override;
+};
+
+// FakeFs: directories and files in memory. Inodes are assigned in creation order from 1000.
+// Thread-safe. Writes may be made to fail per path to test error handling.
+class FakeFs final : public FileSystem {
+ public:
+  // Creates `path` and all its parents.
+  void mkdirs(const std::string& path);
+  // Creates the file (and its parent directories) with `data`.
+  void put(const std::string& path, std::string_view data);
+  // Removes a directory with everything under it, or a file.
+  void remove(const std::string& path);
+  // Every later write to `path` fails with `err` (0 clears).
+  void failWrites(const std::string& path, int err);
+  // Every later read of `path` fails with `err` (0 clears).
+  void failReads(const std::string& path, int err);
+
+  Result<std::string> readFile(const std::string& path) const override;
+  Status writeFile(const std::string& path, std::string_view data) override;
+  Result<std::vector<std::string>> listDirs(const std::string& path) const override;
+  Result<uint64_t> inode(const std::string& path) const override;
+  bool exists(const std::string& path) const override;
+
+ private:
+  void mkdirsLocked(const std::string& path);
+
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> dirs_;  // path -> inode
+  std::map<std::string, std::string> files_;
+  std::map<std::string, int> write_errors_;
+  std::map<std::string, int> read_errors_;
+  uint64_t next_inode_ = 1000;
+};
+
+// Joins two path parts with exactly one '/'.
+std::string joinPath(std::string_view a, std::string_view b);
+
+}  // namespace colo
