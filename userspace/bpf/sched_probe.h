@@ -1,0 +1,149 @@
+// SchedProbe: loads the scheduler/cgroup BPF programs (bpf/sched.bpf.c), attaches them
+// (tp_btf, falling back to raw_tp), pins their maps under a directory (default /sys/fs/bpf/colo)
+// and gives the agent typed access. PinnedSchedMaps reads the pinned maps without loading
+// anything, so coloctl works while the agent is stopped.
+//
+// The C++ types here are the agent's view; the ABI structs in bpf/abi/sched.h stay behind this
+// interface. Thread-compatibility: one thread uses a SchedProbe at a time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace colo::bpf {
+
+// QoS tier. Numeric order is priority order: a task "waits behind a lower tier" when the task
+// on its CPU has a smaller tier value. kNone: cgroup the agent has not classified.
+enum class Tier : uint8_t { kNone = 0, kBE = 1, kLS = 2, kLSR = 3, kLSX = 4 };
+inline constexpr int kTierCount = 5;
+
+// Which hierarchy a cgroup id belongs to: the v1 cpu controller's or the v2 default one.
+enum class Hierarchy : uint8_t { kV1Cpu = 1, kV2 = 2 };
+
+// A cgroup as BPF sees it. id equals the inode number of the cgroup directory.
+struct CgroupRef {
+  Hierarchy hierarchy = Hierarchy::kV2;
+  uint64_t id = 0;
+  bool operator==(const CgroupRef&) const = default;
+};
+
+// log2 buckets: bucket i counts delays d with 2^i <= d < 2^(i+1) ns (bucket 0 also takes d = 0).
+inline constexpr int kHistBuckets = 36;
+
+// Cumulative run-queue figures of one cgroup since its entry was created.
+struct CgroupSchedStats {
+  CgroupRef cgroup;
+  uint64_t count = 0;   // wakeup-to-run delays measured
+  uint64_t sum_ns = 0;  // sum of those delays
+  uint64_t max_ns = 0;  // largest delay
+  std::array<uint64_t, kHistBuckets> hist{};
+  uint64_t preemptions = 0;           // times a task of the cgroup was switched out while runnable
+  uint64_t involuntary_switches = 0;  // preemptions of its tasks by another task (prev runnable)
+  uint64_t waited_behind_lower = 0;   // delays during which a lower-tier task held the CPU
+  uint64_t over_threshold = 0;        // delays over the tier's threshold
+};
+
+// Ring-buffer event: a task of a classified tier waited longer than the tier's threshold.
+struct LatencyEvent {
+  CgroupRef cgroup;
+  Tier tier = Tier::kNone;
+  uint32_t pid = 0;
+  uint32_t cpu = 0;
+  uint64_t delay_ns = 0;
+  uint64_t timestamp_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+};
+
+// Ring-buffer event: a cgroup was created or removed in the watched hierarchy.
+struct CgroupEvent {
+  enum class Kind : uint8_t { kMkdir = 1, kRmdir = 2 };
+  Kind kind = Kind::kMkdir;
+  CgroupRef cgroup;
+  std::string path;  // path relative to the hierarchy root as the kernel reports it ("/a/b")
+  uint64_t timestamp_ns = 0;
+};
+
+// Error and drop counters kept inside BPF (each error path bumps one).
+struct ProbeCounters {
+  uint64_t events_dropped_ratelimit = 0;  // latency events suppressed by the BPF rate limit
+  uint64_t events_dropped_full = 0;       // ring buffer reservations that failed
+  uint64_t stats_map_full = 0;            // new cgroups that found the stats map full
+  uint64_t storage_errors = 0;            // task storage get/create failures
+};
+
+struct ProbeOptions {
+  std::string pin_dir = "/sys/fs/bpf/colo";
+  bool pin = true;  // pin maps (a restarted agent reuses them if the ABI matches)
+  uint32_t max_cgroups = 8192;
+  bool force_raw_tp = false;                // skip tp_btf (tests exercise the fallback)
+  Hierarchy hierarchy = Hierarchy::kV1Cpu;  // which hierarchy ids are attributed to
+  uint32_t events_per_sec = 1000;           // BPF-side rate limit for latency events
+};
+
+// What the agent needs from the kernel side; tests substitute a fake.
+class SchedSource {
+ public:
+  virtual ~SchedSource() = default;
+  virtual Result<std::vector<CgroupSchedStats>> readStats() = 0;
+  virtual Status setTier(CgroupRef cgroup, Tier tier) = 0;
+  // Drops the cgroup's stats and tier entries (container gone).
+  virtual Status forget(CgroupRef cgroup) = 0;
+  virtual Status setThreshold(Tier tier, uint64_t threshold_ns) = 0;
+};
+
+class SchedProbe final : public SchedSource {
+ public:
+  // Loads and attaches. Errors name the cause and the fix (no BTF, EPERM: not root/CAP_BPF...).
+  static Result<std::unique_ptr<SchedProbe>> load(const ProbeOptions& options);
+  ~SchedProbe() override;  // detaches programs; pinned maps stay for coloctl
+
+  const char* attachMode() const;  // "tp_btf" or "raw_tp"
+
+  Result<std::vector<CgroupSchedStats>> readStats() override;
+  Status setTier(CgroupRef cgroup, Tier tier) override;
+  Status forget(CgroupRef cgroup) override;
+  Status setThreshold(Tier tier, uint64_t threshold_ns) override;
+  Result<ProbeCounters> counters();
+
+  // Ring buffer fd for epoll; consumeEvents() drains it without blocking.
+  int eventFd() const;
+  Status consumeEvents(const std::function<void(const LatencyEvent&)>& on_latency,
+                       const std::function<void(const CgroupEvent&)>& on_cgroup);
+
+ private:
+  struct Impl;
+  explicit SchedProbe(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Read-only view of pinned maps (no programs loaded). Fails with ENOENT when nothing is pinned
+// and with EPROTO when the pinned ABI version differs from this binary's.
+class PinnedSchedMaps {
+ public:
+  static Result<PinnedSchedMaps> open(const std::string& pin_dir = "/sys/fs/bpf/colo");
+  Result<std::vector<CgroupSchedStats>> readStats() const;
+  // cgroup -> tier entries the agent wrote.
+  Result<std::vector<std::pair<CgroupRef, Tier>>> readTiers() const;
+  Result<std::array<uint64_t, kTierCount>> readThresholds() const;
+  Result<ProbeCounters> counters() const;
+
+  PinnedSchedMaps(PinnedSchedMaps&&) noexcept;
+  PinnedSchedMaps& operator=(PinnedSchedMaps&&) noexcept;
+  ~PinnedSchedMaps();
+
+ private:
+  struct Impl;
+  explicit PinnedSchedMaps(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+const char* tierName(Tier tier);  // "BE", "LS", "LSR", "LSX", "none"
+// Parses "BE", "LS", "LSR", "LSX" (case-insensitive); false otherwise.
+bool parseTier(std::string_view text, Tier* out);
+
+}  // namespace colo::bpf
