@@ -23,7 +23,10 @@ struct Request {
   std::string path;                                          // without the query string
   std::string query;                                         // after '?', undecoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  // The server reserves at least kBodyPadding bytes past body.size(), so a parser that reads
+  // ahead (simdjson) can use the body in place: body.capacity() >= body.size() + kBodyPadding.
   std::string body;
+  static constexpr size_t kBodyPadding = 64;
   // Value of header `name` (lower-case), or "" when absent.
   std::string_view header(std::string_view name) const;
 };
@@ -32,6 +35,7 @@ struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 using Handler = std::function<Response(const Request&)>;
@@ -59,6 +63,9 @@ class Server {
   Status start();
   void stop();  // closes listeners and connections, joins workers; idempotent
 
+  // Connections currently open (all workers); for tests and metrics.
+  size_t connectionCount() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -70,14 +77,37 @@ struct ClientResponse {
   std::string body;
 };
 
-// Blocking client for one keep-alive connection to "unix:/path" or "host:port".
+struct ClientOptions {
+  int timeout_ms = 5000;  // connect, and each read/write
+  // TLS (TCP only). CA/cert/key each come from a file or from PEM text (kubeconfig *-data).
+  bool tls = false;
+  bool tls_insecure_skip_verify = false;
+  std::string tls_ca_file, tls_ca_pem;
+  std::string tls_cert_file, tls_cert_pem;  // client certificate (optional)
+  std::string tls_key_file, tls_key_pem;
+  std::string tls_server_name;  // SNI and host check; default: the host of the address
+  // Sent with every request (e.g. {"authorization", "Bearer ..."}).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Blocking client for one keep-alive connection to "unix:/path" or "host:port". A request on a
+// connection the server closed while idle reconnects once. Not thread-safe.
 class Client {
  public:
   static Result<Client> connect(const std::string& address, int timeout_ms = 5000);
+  static Result<Client> connect(const std::string& address, ClientOptions options);
   Result<ClientResponse> request(std::string_view method, std::string_view path,
                                  std::string_view body = {},
                                  std::string_view content_type = "application/json");
   Result<ClientResponse> get(std::string_view path) { return request("GET", path); }
+
+  // GET `path` and hand the body to `on_data` piece by piece as it arrives (chunked or not),
+  // for long-lived streams such as a Kubernetes watch. `on_data` returns false to stop early
+  // (the connection is then closed). Each read waits at most `idle_timeout_ms`. Returns the
+  // status code; on a status other than 200 the body is read whole and passed to `on_data` once.
+  // The connection is not reused after a stream.
+  Result<int> stream(std::string_view path, const std::function<bool(std::string_view)>& on_data,
+                     int idle_timeout_ms);
 
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;
