@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -68,12 +70,26 @@ struct CgroupEvent {
   uint64_t timestamp_ns = 0;
 };
 
-// Error and drop counters kept inside BPF (each error path bumps one).
+// A cgroup created after the probe was loaded, from the BPF `cgroups` map (filled at mkdir,
+// deleted at rmdir). Cgroups that existed before load are not there: resolve those by inode.
+struct CgroupName {
+  CgroupRef cgroup;
+  std::string path;         // relative to the hierarchy root ("/a/b"), possibly truncated
+  bool truncated = false;   // the kernel's path was longer than the BPF-side buffer (255 bytes)
+  uint64_t created_ns = 0;  // CLOCK_MONOTONIC ns of the mkdir
+};
+
+// Error and drop counters kept inside BPF (each error path bumps one), summed over CPUs.
 struct ProbeCounters {
   uint64_t events_dropped_ratelimit = 0;  // latency events suppressed by the BPF rate limit
   uint64_t events_dropped_full = 0;       // ring buffer reservations that failed
   uint64_t stats_map_full = 0;            // new cgroups that found the stats map full
   uint64_t storage_errors = 0;            // task storage get/create failures
+  uint64_t cgroup_events_dropped = 0;     // mkdir/rmdir records lost (ring buffer full)
+  uint64_t cgroups_map_full = 0;          // mkdirs that found the `cgroups` map full
+  uint64_t read_errors = 0;               // kernel reads (cgroup id, path) that failed
+  uint64_t latency_events = 0;            // latency events pushed on the ring buffer
+  uint64_t cgroup_events = 0;             // mkdir/rmdir events pushed on the ring buffer
 };
 
 struct ProbeOptions {
@@ -82,7 +98,9 @@ struct ProbeOptions {
   uint32_t max_cgroups = 8192;
   bool force_raw_tp = false;                // skip tp_btf (tests exercise the fallback)
   Hierarchy hierarchy = Hierarchy::kV1Cpu;  // which hierarchy ids are attributed to
-  uint32_t events_per_sec = 1000;           // BPF-side rate limit for latency events
+  // BPF-side rate limit for latency events: a per-CPU token bucket of max(1, rate / CPUs)
+  // events/s holding one second of tokens. 0 suppresses every latency event (still counted).
+  uint32_t events_per_sec = 1000;
 };
 
 // What the agent needs from the kernel side; tests substitute a fake.
@@ -103,12 +121,15 @@ class SchedProbe final : public SchedSource {
   ~SchedProbe() override;  // detaches programs; pinned maps stay for coloctl
 
   const char* attachMode() const;  // "tp_btf" or "raw_tp"
+  // True when load() found compatible pinned maps and kept them (stats survived the restart).
+  bool reusedPinnedMaps() const;
 
   Result<std::vector<CgroupSchedStats>> readStats() override;
   Status setTier(CgroupRef cgroup, Tier tier) override;
   Status forget(CgroupRef cgroup) override;
   Status setThreshold(Tier tier, uint64_t threshold_ns) override;
   Result<ProbeCounters> counters();
+  Result<std::vector<CgroupName>> readCgroupNames();
 
   // Ring buffer fd for epoll; consumeEvents() drains it without blocking.
   int eventFd() const;
@@ -131,6 +152,8 @@ class PinnedSchedMaps {
   Result<std::vector<std::pair<CgroupRef, Tier>>> readTiers() const;
   Result<std::array<uint64_t, kTierCount>> readThresholds() const;
   Result<ProbeCounters> counters() const;
+  // Cgroups created since the probe was first loaded (id -> path), for naming new containers.
+  Result<std::vector<CgroupName>> readCgroupNames() const;
 
   PinnedSchedMaps(PinnedSchedMaps&&) noexcept;
   PinnedSchedMaps& operator=(PinnedSchedMaps&&) noexcept;

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sched.bpf.c: run-queue delay per cgroup, and cgroup creation/removal.
+ *
+ * What it measures. For every task that becomes runnable (sched_wakeup, sched_wakeup_new, or
+ * switched out while still runnable) the time until it runs again (sched_switch), attributed to
+ * the task's cgroup in ONE watched hierarchy: the cgroup v2 default hierarchy
+ * (task->cgroups->dfl_cgrp) or the cgroup v1 cpu controller's
+ * (task->cgroups->subsys[cpu_cgrp_id]->cgroup). Per cgroup: a log2 histogram, count, sum, max,
+ * involuntary switches and preemptions, how often the delay overlapped a lower-tier task
+ * running on the CPU, and how often it crossed the tier's threshold; a threshold crossing also
+ * pushes a rate-limited record on `latency_events` so the agent reacts within milliseconds.
+ * cgroup_mkdir/cgroup_rmdir in the watched hierarchy push records on `cgroup_events`, keep the
+ * `cgroups` map (id -> path) current and free the stats/tier entries of removed cgroups.
+ *
+ * Why: the agent's latency guard squeezes BE work when LS tasks wait; the waiting is only
+ * visible here, per wakeup, at a cost of a few hundred ns per scheduler event.
+ *
+ * Invariants.
+ * - Each program exists twice: *_btf (tp_btf, trusted task pointers, task storage, direct CO-RE
+ *   loads) and *_raw (raw_tp, CO-RE probe reads, a pid-keyed LRU hash because raw_tp arguments
+ *   are not BTF pointers and cannot index task storage). The loader autoloads one set.
+ * - "Waited behind a lower tier": each CPU remembers, per tier, when a task of that tier last
+ *   left the CPU (cpu_ctx.last_run_ns), and which tier runs now (cpu_ctx.cur_tier, set at
+ *   switch-in). When a waiter starts running, every task that ran on this CPU during its wait
+ *   has left the CPU by now, so a lower tier ran during [enq_ns, now] iff its last_run_ns >
+ *   enq_ns. Exact for tasks that stay on one CPU (pinned, or not migrated while waiting); a
+ *   task migrated while waiting is judged by the CPU it finally runs on.
+ * - The tier of a task is cached in its context with the cgroup id and config.tier_gen it was
+ *   read at; the agent bumps tier_gen after changing `tiers`, so the cache never goes stale.
+ * - Every lookup is NULL-checked, every index masked; every failure bumps a `counters` slot.
+ * - Latency events pass a per-CPU token bucket of max(1, events_per_sec / nr_cpus) tokens/s
+ *   holding at most one second of tokens: over any T seconds at most about
+ *   events_per_sec * (T + 1) records (plus nr_cpus rounding) leave BPF.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "abi/sched.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader between open and load. */
+const volatile __u32 hierarchy = COLO_HIER_V1_CPU; /* enum colo_hierarchy attributed to */
+const volatile __s32 watch_hierarchy_id = -1;	   /* cgroup_root.hierarchy_id (v2: 0) */
+const volatile __u32 nr_cpus = 1;		   /* possible CPUs, for the rate limit */
+
+enum {
+	NSEC_PER_SEC = 1000000000,
+	TASK_RUNNING_STATE = 0,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COLO_MAX_CGROUPS);
+	__type(key, struct colo_cgroup_key);
+	__type(value, struct colo_cgroup_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COLO_MAX_CGROUPS);
+	__type(key, struct colo_cgroup_key);
+	__type(value, struct colo_tier_value);
+} tiers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COLO_MAX_CGROUPS);
+	__type(key, struct colo_cgroup_key);
+	__type(value, struct colo_cgroup_info);
+} cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct colo_sched_config);
+} sched_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COLO_SCHED_NR_STATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct colo_cpu_ctx);
+} cpu_ctx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct colo_task_ctx);
+} task_ctx SEC(".maps");
+
+/* raw_tp fallback only; the loader shrinks it when tp_btf is used. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct colo_task_ctx);
+} task_ctx_by_pid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, COLO_LATENCY_RINGBUF_BYTES);
+} latency_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, COLO_CGROUP_RINGBUF_BYTES);
+} cgroup_events SEC(".maps");
+
+/* Kernels before 5.14 named task_struct::__state `state`. */
+struct task_struct___pre514 {
+	volatile long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline void bump(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+/* Kernfs id of `t`'s cgroup in the watched hierarchy, 0 when it cannot be read. `btf`: `t` is a
+ * trusted BTF pointer (tp_btf) and is read with direct CO-RE loads; otherwise probe reads. */
+static __always_inline __u64 task_cgroup_id(struct task_struct *t, bool btf)
+{
+	if (hierarchy == COLO_HIER_V2) {
+		if (btf)
+			return t->cgroups->dfl_cgrp->kn->id;
+		return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	}
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id))
+		return 0;
+	int idx = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+	if (idx < 0 || idx >= bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT))
+		return 0;
+	if (btf)
+		return t->cgroups->subsys[idx]->cgroup->kn->id;
+	return BPF_CORE_READ(t, cgroups, subsys[idx], cgroup, kn, id);
+}
+
+static __always_inline __u32 task_pid(struct task_struct *t, bool btf)
+{
+	if (btf)
+		return t->pid;
+	return BPF_CORE_READ(t, pid);
+}
+
+static __always_inline __u32 task_state(struct task_struct *t, bool btf)
+{
+	if (bpf_core_field_exists(t->__state)) {
+		if (btf)
+			return t->__state;
+		return BPF_CORE_READ(t, __state);
+	}
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* Per-task context: task storage for tp_btf, the pid-keyed LRU hash for raw_tp. */
+static __always_inline struct colo_task_ctx *task_ctx_get(struct task_struct *t, bool btf,
+							  bool create)
+{
+	struct colo_task_ctx *tc;
+
+	if (btf) {
+		tc = bpf_task_storage_get(&task_ctx, t, 0,
+					  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		if (!tc && create)
+			bump(COLO_STAT_STORAGE_ERRORS);
+		return tc;
+	}
+	__u32 pid = task_pid(t, false);
+	tc = bpf_map_lookup_elem(&task_ctx_by_pid, &pid);
+	if (tc || !create)
+		return tc;
+	struct colo_task_ctx zero = {};
+	bpf_map_update_elem(&task_ctx_by_pid, &pid, &zero, BPF_NOEXIST);
+	tc = bpf_map_lookup_elem(&task_ctx_by_pid, &pid);
+	if (!tc)
+		bump(COLO_STAT_STORAGE_ERRORS);
+	return tc;
+}
+
+static __always_inline struct colo_sched_config *config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sched_config, &zero);
+}
+
+/* Tier of the cgroup `cgid`, through the task's cache. */
+static __always_inline __u32 task_tier(struct colo_task_ctx *tc, __u64 cgid,
+				       struct colo_sched_config *cfg)
+{
+	__u64 gen = cfg->tier_gen;
+
+	if (tc->cgroup_id == cgid && tc->tier_gen == gen)
+		return tc->tier & COLO_TIER_MASK;
+
+	struct colo_cgroup_key key = {.id = cgid, .hierarchy = hierarchy};
+	struct colo_tier_value *tv = bpf_map_lookup_elem(&tiers, &key);
+	__u32 tier = tv ? (tv->tier & COLO_TIER_MASK) : COLO_TIER_NONE;
+
+	tc->cgroup_id = cgid;
+	tc->tier_gen = gen;
+	tc->tier = tier;
+	return tier;
+}
+
+/* The stats entry of `cgid`, created on first use. */
+static __always_inline struct colo_cgroup_stats *stats_get(__u64 cgid)
+{
+	struct colo_cgroup_key key = {.id = cgid, .hierarchy = hierarchy};
+	struct colo_cgroup_stats *s = bpf_map_lookup_elem(&stats, &key);
+
+	if (s)
+		return s;
+	/* Too big for the stack next to the rest: an all-zero value from .rodata. EEXIST (another
+	 * CPU created it first) is fine; the lookup below decides. */
+	static const struct colo_cgroup_stats zero;
+	bpf_map_update_elem(&stats, &key, &zero, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&stats, &key);
+	if (!s)
+		bump(COLO_STAT_STATS_MAP_FULL);
+	return s;
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >> 1)
+		r += 1;
+	return r;
+}
+
+/* Per-CPU token bucket; true when one more latency event may go out now. */
+static __always_inline bool ratelimit_allow(struct colo_cpu_ctx *cc, struct colo_sched_config *cfg,
+					    __u64 now)
+{
+	__u64 eps = cfg->events_per_sec;
+
+	if (!eps)
+		return false;
+	__u64 rate = eps / (nr_cpus ? nr_cpus : 1);
+	if (!rate)
+		rate = 1;
+	__u64 elapsed = now - cc->refill_ns;
+	if (elapsed > NSEC_PER_SEC)
+		elapsed = NSEC_PER_SEC;
+	__u64 cap = rate * NSEC_PER_SEC;
+	__u64 tokens = cc->tokens + elapsed * rate;
+	if (tokens > cap)
+		tokens = cap;
+	cc->refill_ns = now;
+	if (tokens < NSEC_PER_SEC) {
+		cc->tokens = tokens;
+		return false;
+	}
+	cc->tokens = tokens - NSEC_PER_SEC;
+	return true;
+}
+
+static __always_inline void emit_latency(struct task_struct *t, bool btf, __u64 cgid, __u32 tier,
+					 __u64 delay, __u64 now)
+{
+	struct colo_latency_event *e;
+
+	e = bpf_ringbuf_reserve(&latency_events, sizeof(*e), 0);
+	if (!e) {
+		bump(COLO_STAT_EVENTS_DROPPED_FULL);
+		return;
+	}
+	e->type = COLO_EVENT_LATENCY;
+	e->hierarchy = hierarchy;
+	e->cgroup_id = cgid;
+	e->delay_ns = delay;
+	e->ts_ns = now;
+	e->pid = task_pid(t, btf);
+	e->cpu = bpf_get_smp_processor_id();
+	e->tier = tier;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	bump(COLO_STAT_LATENCY_EVENTS);
+}
+
+static __always_inline int on_wakeup(struct task_struct *t, bool btf)
+{
+	struct colo_task_ctx *tc = task_ctx_get(t, btf, true);
+
+	if (tc)
+		tc->enq_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int on_switch(bool preempt, struct task_struct *prev,
+				     struct task_struct *next, bool btf)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 zero = 0;
+	struct colo_cpu_ctx *cc = bpf_map_lookup_elem(&cpu_ctx, &zero);
+	struct colo_sched_config *cfg = config_get();
+
+	if (!cc || !cfg) {
+		bump(COLO_STAT_READ_ERRORS);
+		return 0;
+	}
+
+	/* The task leaving the CPU ran until now. */
+	cc->last_run_ns[cc->cur_tier & COLO_TIER_MASK] = now;
+
+	struct colo_task_ctx *nt = task_ctx_get(next, btf, false);
+	__u64 next_cgid = 0;
+	__u32 next_tier = COLO_TIER_NONE;
+	if (nt) {
+		next_cgid = task_cgroup_id(next, btf);
+		next_tier = task_tier(nt, next_cgid, cfg);
+	}
+	cc->cur_tier = next_tier;
+
+	/* prev leaves while runnable: it waits again from now (involuntary switch). */
+	if (preempt || task_state(prev, btf) == TASK_RUNNING_STATE) {
+		struct colo_task_ctx *pt = task_ctx_get(prev, btf, true);
+		if (pt)
+			pt->enq_ns = now;
+		__u64 prev_cgid = task_cgroup_id(prev, btf);
+		if (!nt)
+			next_cgid = task_cgroup_id(next, btf);
+		if (prev_cgid) {
+			struct colo_cgroup_stats *ps = stats_get(prev_cgid);
+			if (ps) {
+				__sync_fetch_and_add(&ps->involuntary_switches, 1);
+				if (prev_cgid != next_cgid)
+					__sync_fetch_and_add(&ps->preemptions, 1);
+			}
+		} else {
+			bump(COLO_STAT_READ_ERRORS);
+		}
+	}
+
+	if (!nt || !nt->enq_ns)
+		return 0;
+	__u64 enq = nt->enq_ns;
+	nt->enq_ns = 0;
+	if (now < enq)
+		return 0;
+	__u64 delay = now - enq;
+	if (!next_cgid) {
+		bump(COLO_STAT_READ_ERRORS);
+		return 0;
+	}
+
+	struct colo_cgroup_stats *s = stats_get(next_cgid);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->count, 1);
+	__sync_fetch_and_add(&s->sum_ns, delay);
+	if (delay > s->max_ns)
+		s->max_ns = delay; /* racy max: a concurrent larger write may be lost, rarely */
+	__u32 bucket = log2_u64(delay);
+	if (bucket >= COLO_HIST_BUCKETS)
+		bucket = COLO_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&s->hist[bucket], 1);
+
+	if (next_tier == COLO_TIER_NONE)
+		return 0;
+
+	bool lower = false;
+	for (__u32 t = COLO_TIER_BE; t < COLO_NR_TIERS; t++) {
+		if (t < next_tier && cc->last_run_ns[t] > enq)
+			lower = true;
+	}
+	if (lower)
+		__sync_fetch_and_add(&s->waited_behind_lower, 1);
+
+	__u64 threshold = cfg->threshold_ns[next_tier & COLO_TIER_MASK];
+	if (!threshold || delay <= threshold)
+		return 0;
+	__sync_fetch_and_add(&s->over_threshold, 1);
+	if (!ratelimit_allow(cc, cfg, now)) {
+		bump(COLO_STAT_EVENTS_DROPPED_RATELIMIT);
+		return 0;
+	}
+	emit_latency(next, btf, next_cgid, next_tier, delay, now);
+	return 0;
+}
+
+static __always_inline int on_cgroup(struct cgroup *cgrp, const char *path, __u32 type, bool btf)
+{
+	int hid = btf ? cgrp->root->hierarchy_id : BPF_CORE_READ(cgrp, root, hierarchy_id);
+
+	if (hid != watch_hierarchy_id)
+		return 0;
+
+	struct colo_cgroup_event ev;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.hierarchy = hierarchy;
+	ev.cgroup_id = btf ? cgrp->kn->id : BPF_CORE_READ(cgrp, kn, id);
+	ev.info.created_ns = bpf_ktime_get_ns();
+	long n = bpf_probe_read_kernel_str(ev.info.path, sizeof(ev.info.path), path);
+	if (n > 0) {
+		ev.info.path_len = n - 1;
+		if (n == sizeof(ev.info.path)) {
+			char more = 0;
+			bpf_probe_read_kernel(&more, 1, path + sizeof(ev.info.path) - 1);
+			ev.info.truncated = more != 0;
+		}
+	} else {
+		bump(COLO_STAT_READ_ERRORS);
+	}
+
+	struct colo_cgroup_key key = {.id = ev.cgroup_id, .hierarchy = hierarchy};
+	if (type == COLO_EVENT_MKDIR) {
+		if (bpf_map_update_elem(&cgroups, &key, &ev.info, BPF_ANY))
+			bump(COLO_STAT_CGROUPS_MAP_FULL);
+	} else {
+		/* ENOENT is normal: not every cgroup had stats, a tier or a path entry. */
+		bpf_map_delete_elem(&cgroups, &key);
+		bpf_map_delete_elem(&stats, &key);
+		bpf_map_delete_elem(&tiers, &key);
+	}
+	if (bpf_ringbuf_output(&cgroup_events, &ev, sizeof(ev), 0))
+		bump(COLO_STAT_CGROUP_EVENTS_DROPPED);
+	else
+		bump(COLO_STAT_CGROUP_EVENTS);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sched_wakeup_btf, struct task_struct *p)
+{
+	return on_wakeup(p, true);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new_btf, struct task_struct *p)
+{
+	return on_wakeup(p, true);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, true);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(sched_cgroup_mkdir_btf, struct cgroup *cgrp, const char *path)
+{
+	return on_cgroup(cgrp, path, COLO_EVENT_MKDIR, true);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(sched_cgroup_rmdir_btf, struct cgroup *cgrp, const char *path)
+{
+	return on_cgroup(cgrp, path, COLO_EVENT_RMDIR, true);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(sched_wakeup_raw, struct task_struct *p)
+{
+	return on_wakeup(p, false);
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new_raw, struct task_struct *p)
+{
+	return on_wakeup(p, false);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, false);
+}
+
+SEC("raw_tp/cgroup_mkdir")
+int BPF_PROG(sched_cgroup_mkdir_raw, struct cgroup *cgrp, const char *path)
+{
+	return on_cgroup(cgrp, path, COLO_EVENT_MKDIR, false);
+}
+
+SEC("raw_tp/cgroup_rmdir")
+int BPF_PROG(sched_cgroup_rmdir_raw, struct cgroup *cgrp, const char *path)
+{
+	return on_cgroup(cgrp, path, COLO_EVENT_RMDIR, false);
+}
