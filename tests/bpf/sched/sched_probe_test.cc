@@ -1,0 +1,578 @@
+// SchedProbe on the real kernel: a sleeping-waking LS task and a spinning BE hog share one CPU
+// in two colo-test-* cgroups. Checks attribution (cgroup id == directory inode), histograms,
+// waited_behind_lower, latency events and their rate limit, cgroup mkdir/rmdir, the raw_tp
+// fallback, pinned map reuse across a reload and the ABI version check.
+#include "bpf/sched_probe.h"
+
+#include <bpf/bpf.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "abi/sched.h"
+#include "common/fs.h"
+#include "support/privileged.h"
+#include "support/test_cgroup.h"
+
+namespace colo::bpf {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using test::TestCgroupTree;
+
+// Polls pred every 20 ms until it holds or `limit` passes.
+template <typename Pred>
+bool eventually(Pred&& pred, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (pred()) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+uint64_t inodeOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return 0;
+  }
+  return st.st_ino;
+}
+
+std::optional<CgroupSchedStats> find(const std::vector<CgroupSchedStats>& all, CgroupRef ref) {
+  for (const auto& s : all) {
+    if (s.cgroup == ref) {
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
+// Difference of two snapshots of one cgroup.
+CgroupSchedStats minus(const CgroupSchedStats& a, const CgroupSchedStats& b) {
+  CgroupSchedStats d = a;
+  d.count -= b.count;
+  d.sum_ns -= b.sum_ns;
+  for (int i = 0; i < kHistBuckets; ++i) {
+    d.hist[i] -= b.hist[i];
+  }
+  d.preemptions -= b.preemptions;
+  d.involuntary_switches -= b.involuntary_switches;
+  d.waited_behind_lower -= b.waited_behind_lower;
+  d.over_threshold -= b.over_threshold;
+  return d;
+}
+
+// Lower edge (ns) of the bucket holding the p-th fraction of the delays.
+uint64_t percentile(const CgroupSchedStats& s, double p) {
+  uint64_t total = 0;
+  for (auto v : s.hist) {
+    total += v;
+  }
+  uint64_t want = static_cast<uint64_t>(p * static_cast<double>(total));
+  uint64_t seen = 0;
+  for (int i = 0; i < kHistBuckets; ++i) {
+    seen += s.hist[i];
+    if (seen > want) {
+      return i == 0 ? 0 : (1ull << i);
+    }
+  }
+  return 1ull << (kHistBuckets - 1);
+}
+
+class SchedProbeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    COLO_REQUIRE_ROOT();
+    if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+      COLO_SKIP_OR_FAIL("kernel has no BTF at /sys/kernel/btf/vmlinux");
+    }
+    auto tree = TestCgroupTree::create("sched");
+    ASSERT_TRUE(tree) << tree.error().message();
+    tree_.emplace(std::move(*tree));
+    ASSERT_TRUE(tree_->mkdir("ls"));
+    ASSERT_TRUE(tree_->mkdir("be"));
+    hierarchy_ = tree_->version() == CgroupVersion::kV2 ? Hierarchy::kV2 : Hierarchy::kV1Cpu;
+    pin_dir_ = "/sys/fs/bpf/colo-test-" + std::to_string(::getpid());
+    cpu_ = static_cast<int>(std::thread::hardware_concurrency()) - 1;
+    ASSERT_GE(cpu_, 0);
+  }
+
+  void TearDown() override {
+    probe_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(pin_dir_, ec);
+    tree_.reset();
+  }
+
+  ProbeOptions options() const {
+    ProbeOptions o;
+    o.pin_dir = pin_dir_;
+    o.hierarchy = hierarchy_;
+    o.max_cgroups = 1024;
+    return o;
+  }
+
+  void load(const ProbeOptions& o) {
+    auto p = SchedProbe::load(o);
+    ASSERT_TRUE(p) << p.error().message();
+    probe_ = std::move(*p);
+  }
+
+  std::string dir(const std::string& rel) const { return tree_->path("cpu", rel); }
+  CgroupRef ref(const std::string& rel) const { return CgroupRef{hierarchy_, inodeOf(dir(rel))}; }
+
+  pid_t spawn(const std::string& rel, std::vector<std::string> argv) {
+    auto pid = tree_->spawn(rel, argv, cpu_);
+    EXPECT_TRUE(pid) << pid.error().message();
+    return pid ? *pid : -1;
+  }
+  pid_t sleeper(const std::string& rel, int period_us = 1000) {
+    return spawn(rel, {COLO_SCHED_HELPER, "sleeper", std::to_string(period_us)});
+  }
+  pid_t hog(const std::string& rel) { return spawn(rel, {COLO_SCHED_HELPER, "spin"}); }
+
+  std::optional<CgroupSchedStats> statsOf(CgroupRef r) {
+    auto all = probe_->readStats();
+    EXPECT_TRUE(all) << all.error().message();
+    return all ? find(*all, r) : std::nullopt;
+  }
+
+  // Waits until `r` has measured `n` more delays; returns the difference over that window.
+  std::optional<CgroupSchedStats> window(CgroupRef r, uint64_t n, milliseconds limit) {
+    std::optional<CgroupSchedStats> start;
+    if (!eventually([&] { return (start = statsOf(r)).has_value(); }, limit)) {
+      return std::nullopt;
+    }
+    std::optional<CgroupSchedStats> end;
+    bool done = eventually(
+        [&] {
+          end = statsOf(r);
+          return end && end->count >= start->count + n;
+        },
+        limit);
+    if (!done) {
+      return std::nullopt;
+    }
+    return minus(*end, *start);
+  }
+
+  // Drains the ring buffers for up to `limit` or until stop() holds.
+  template <typename Stop>
+  void drainEvents(std::vector<LatencyEvent>* lat, std::vector<CgroupEvent>* cg, Stop&& stop,
+                   milliseconds limit) {
+    int ep = probe_->eventFd();
+    ASSERT_GE(ep, 0);
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!stop() && std::chrono::steady_clock::now() < deadline) {
+      epoll_event ev{};
+      (void)::epoll_wait(ep, &ev, 1, 50);
+      auto st = probe_->consumeEvents(
+          [&](const LatencyEvent& e) {
+            if (lat != nullptr) {
+              lat->push_back(e);
+            }
+          },
+          [&](const CgroupEvent& e) {
+            if (cg != nullptr) {
+              cg->push_back(e);
+            }
+          });
+      ASSERT_TRUE(st) << st.error().message();
+    }
+  }
+
+  std::optional<TestCgroupTree> tree_;
+  std::unique_ptr<SchedProbe> probe_;
+  Hierarchy hierarchy_ = Hierarchy::kV1Cpu;
+  std::string pin_dir_;
+  int cpu_ = 0;
+};
+
+TEST_F(SchedProbeTest, AttributesDelaysToTheCgroupInode) {
+  load(options());
+  EXPECT_STREQ(probe_->attachMode(), "tp_btf");
+  CgroupRef ls = ref("ls");
+  ASSERT_NE(ls.id, 0u);
+  sleeper("ls");
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = statsOf(ls);
+        return s && s->count >= 200;
+      },
+      seconds(10)))
+      << "no delays attributed to " << dir("ls") << " (inode " << ls.id << ")";
+  auto s = statsOf(ls);
+  ASSERT_TRUE(s);
+  uint64_t hist_total = 0;
+  for (auto v : s->hist) {
+    hist_total += v;
+  }
+  EXPECT_EQ(hist_total, s->count);
+  EXPECT_GT(s->sum_ns, 0u);
+  EXPECT_GE(s->sum_ns, s->max_ns);
+  // The BE cgroup has no task yet: nothing may be attributed to it.
+  EXPECT_FALSE(statsOf(ref("be")));
+
+  // coloctl's view: the same figures through the pinned maps.
+  auto pinned = PinnedSchedMaps::open(pin_dir_);
+  ASSERT_TRUE(pinned) << pinned.error().message();
+  auto all = pinned->readStats();
+  ASSERT_TRUE(all);
+  auto ps = find(*all, ls);
+  ASSERT_TRUE(ps);
+  EXPECT_GE(ps->count, s->count);
+}
+
+TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
+  load(options());
+  CgroupRef ls = ref("ls");
+  CgroupRef be = ref("be");
+  ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
+  ASSERT_TRUE(probe_->setTier(be, Tier::kBE));
+  sleeper("ls");
+  auto quiet = window(ls, 300, seconds(15));
+  ASSERT_TRUE(quiet) << "LS sleeper made no progress";
+
+  hog("be");
+  ASSERT_TRUE(eventually([&] { return statsOf(be).has_value(); }, seconds(5)));
+  auto busy = window(ls, 300, seconds(30));
+  ASSERT_TRUE(busy) << "LS sleeper made no progress next to the hog";
+
+  double mean_quiet = double(quiet->sum_ns) / double(quiet->count);
+  double mean_busy = double(busy->sum_ns) / double(busy->count);
+  std::printf("LS delay alone: mean %.0f ns p50 %lu p90 %lu waited_behind_lower %lu/%lu\n",
+              mean_quiet, percentile(*quiet, 0.5), percentile(*quiet, 0.9),
+              quiet->waited_behind_lower, quiet->count);
+  std::printf("LS delay with BE hog: mean %.0f ns p50 %lu p90 %lu waited_behind_lower %lu/%lu\n",
+              mean_busy, percentile(*busy, 0.5), percentile(*busy, 0.9), busy->waited_behind_lower,
+              busy->count);
+  EXPECT_GT(mean_busy, 2 * mean_quiet);
+  // Alone, no lower tier ran on the CPU; with the hog, most waits overlap it.
+  EXPECT_LE(quiet->waited_behind_lower, quiet->count / 10);
+  EXPECT_GE(busy->waited_behind_lower, busy->count / 2);
+  // The hog is preempted by the waking sleeper: involuntary switches land on BE.
+  auto bs = statsOf(be);
+  ASSERT_TRUE(bs);
+  EXPECT_GT(bs->involuntary_switches, 0u);
+  EXPECT_GT(bs->preemptions, 0u);
+}
+
+TEST_F(SchedProbeTest, LatencyEventsAboveTheTierThreshold) {
+  load(options());
+  CgroupRef ls = ref("ls");
+  ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
+  ASSERT_TRUE(probe_->setThreshold(Tier::kLS, 1000));
+  hog("be");
+  pid_t pid = sleeper("ls");
+  std::vector<LatencyEvent> events;
+  auto mine = [&] {
+    size_t n = 0;
+    for (const auto& e : events) {
+      n += e.cgroup == ls ? 1 : 0;
+    }
+    return n;
+  };
+  drainEvents(
+      &events, nullptr, [&] { return mine() >= 20; }, seconds(15));
+  ASSERT_GE(mine(), 20u) << "no latency events for the LS cgroup";
+  size_t on_cpu = 0;
+  for (const auto& e : events) {
+    if (e.cgroup != ls) {
+      continue;
+    }
+    EXPECT_EQ(e.tier, Tier::kLS);
+    EXPECT_GT(e.delay_ns, 1000u);
+    EXPECT_EQ(e.pid, static_cast<uint32_t>(pid));
+    EXPECT_GT(e.timestamp_ns, 0u);
+    on_cpu += e.cpu == static_cast<uint32_t>(cpu_) ? 1 : 0;
+  }
+  // The child runs briefly elsewhere between fork and its pinning; the rest is on cpu_.
+  EXPECT_GE(on_cpu + 3, mine());
+  auto s = statsOf(ls);
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->over_threshold, mine());
+  auto thresholds = PinnedSchedMaps::open(pin_dir_)->readThresholds();
+  ASSERT_TRUE(thresholds);
+  EXPECT_EQ((*thresholds)[static_cast<int>(Tier::kLS)], 1000u);
+  auto tiers = PinnedSchedMaps::open(pin_dir_)->readTiers();
+  ASSERT_TRUE(tiers);
+  EXPECT_EQ(tiers->size(), 1u);
+}
+
+TEST_F(SchedProbeTest, RateLimitCapsLatencyEvents) {
+  ProbeOptions o = options();
+  o.events_per_sec = 2;
+  load(o);
+  CgroupRef ls = ref("ls");
+  ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
+  ASSERT_TRUE(probe_->setThreshold(Tier::kLS, 1));  // every measured delay is over it
+  auto start = std::chrono::steady_clock::now();
+  sleeper("ls", 200);
+  auto w = window(ls, 2000, seconds(30));
+  ASSERT_TRUE(w);
+  std::vector<LatencyEvent> events;
+  drainEvents(
+      &events, nullptr, [] { return false; }, milliseconds(200));
+  double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto c = probe_->counters();
+  ASSERT_TRUE(c);
+  int ncpus = static_cast<int>(std::thread::hardware_concurrency());
+  // Per CPU max(1, 2 / ncpus) events/s with one second of burst.
+  double per_cpu = std::max(1.0, 2.0 / ncpus);
+  double bound = ncpus * per_cpu * (elapsed_s + 1) + ncpus;
+  std::printf("over threshold %lu, events %zu in %.2f s (bound %.0f), dropped %lu\n",
+              w->over_threshold, events.size(), elapsed_s, bound, c->events_dropped_ratelimit);
+  EXPECT_GE(w->over_threshold, 2000u);
+  EXPECT_GE(events.size(), 1u);
+  EXPECT_LE(static_cast<double>(events.size()), bound);
+  EXPECT_GE(c->events_dropped_ratelimit, w->over_threshold - events.size());
+  EXPECT_EQ(c->latency_events, events.size());
+}
+
+TEST_F(SchedProbeTest, CgroupMkdirAndRmdirAreSeenAndCleanedUp) {
+  load(options());
+  ASSERT_TRUE(tree_->mkdir("late"));
+  CgroupRef late = ref("late");
+  std::string want_suffix = "/" + tree_->topName() + "/late";
+  std::vector<CgroupEvent> events;
+  auto has = [&](CgroupEvent::Kind kind) {
+    for (const auto& e : events) {
+      if (e.kind == kind && e.cgroup == late) {
+        return true;
+      }
+    }
+    return false;
+  };
+  drainEvents(
+      nullptr, &events, [&] { return has(CgroupEvent::Kind::kMkdir); }, seconds(5));
+  ASSERT_TRUE(has(CgroupEvent::Kind::kMkdir)) << "no mkdir event for " << dir("late");
+  for (const auto& e : events) {
+    if (e.cgroup == late) {
+      EXPECT_TRUE(e.path.ends_with(want_suffix)) << e.path;
+      EXPECT_GT(e.timestamp_ns, 0u);
+    }
+  }
+
+  // The agent-less view names it at once.
+  auto pinned = PinnedSchedMaps::open(pin_dir_);
+  ASSERT_TRUE(pinned) << pinned.error().message();
+  auto names = pinned->readCgroupNames();
+  ASSERT_TRUE(names);
+  bool named = false;
+  for (const auto& n : *names) {
+    if (n.cgroup == late) {
+      named = true;
+      EXPECT_TRUE(n.path.ends_with(want_suffix)) << n.path;
+      EXPECT_FALSE(n.truncated);
+      EXPECT_GT(n.created_ns, 0u);
+    }
+  }
+  EXPECT_TRUE(named) << "cgroups map lacks " << dir("late");
+
+  // Stats and tier entries exist while it lives and go with rmdir.
+  ASSERT_TRUE(probe_->setTier(late, Tier::kLS));
+  pid_t pid = sleeper("late");
+  ASSERT_TRUE(eventually([&] { return statsOf(late).has_value(); }, seconds(5)));
+  tree_->kill(pid);
+  ASSERT_TRUE(eventually([&] { return static_cast<bool>(tree_->rmdir("late")); }, seconds(5)));
+  drainEvents(
+      nullptr, &events, [&] { return has(CgroupEvent::Kind::kRmdir); }, seconds(5));
+  ASSERT_TRUE(has(CgroupEvent::Kind::kRmdir));
+  EXPECT_FALSE(statsOf(late));
+  auto after = pinned->readCgroupNames();
+  ASSERT_TRUE(after);
+  for (const auto& n : *after) {
+    EXPECT_NE(n.cgroup, late);
+  }
+  auto tiers = pinned->readTiers();
+  ASSERT_TRUE(tiers);
+  for (const auto& [cg, tier] : *tiers) {
+    EXPECT_NE(cg, late);
+  }
+  auto c = probe_->counters();
+  ASSERT_TRUE(c);
+  EXPECT_GE(c->cgroup_events, 2u);
+}
+
+TEST_F(SchedProbeTest, RawTracepointFallbackMeasuresToo) {
+  ProbeOptions o = options();
+  o.force_raw_tp = true;
+  load(o);
+  EXPECT_STREQ(probe_->attachMode(), "raw_tp");
+  CgroupRef ls = ref("ls");
+  CgroupRef be = ref("be");
+  ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
+  ASSERT_TRUE(probe_->setTier(be, Tier::kBE));
+  sleeper("ls");
+  hog("be");
+  auto w = window(ls, 200, seconds(20));
+  ASSERT_TRUE(w) << "raw_tp programs attributed nothing to " << dir("ls");
+  EXPECT_GT(w->waited_behind_lower, 0u);
+  ASSERT_TRUE(tree_->mkdir("late"));
+  CgroupRef late = ref("late");
+  std::vector<CgroupEvent> events;
+  auto seen = [&] {
+    for (const auto& e : events) {
+      if (e.kind == CgroupEvent::Kind::kMkdir && e.cgroup == late) {
+        return true;
+      }
+    }
+    return false;
+  };
+  drainEvents(nullptr, &events, seen, seconds(5));
+  EXPECT_TRUE(seen());
+}
+
+TEST_F(SchedProbeTest, PinnedMapsSurviveAReload) {
+  load(options());
+  EXPECT_FALSE(probe_->reusedPinnedMaps());
+  CgroupRef ls = ref("ls");
+  ASSERT_TRUE(probe_->setThreshold(Tier::kLS, 12345));
+  sleeper("ls");
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = statsOf(ls);
+        return s && s->count >= 100;
+      },
+      seconds(10)));
+  uint64_t before = statsOf(ls)->count;
+  probe_.reset();  // the agent stops; the maps stay pinned
+
+  auto pinned = PinnedSchedMaps::open(pin_dir_);
+  ASSERT_TRUE(pinned) << pinned.error().message();
+  auto all = pinned->readStats();
+  ASSERT_TRUE(all);
+  auto s = find(*all, ls);
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->count, before);
+
+  load(options());
+  EXPECT_TRUE(probe_->reusedPinnedMaps());
+  auto again = statsOf(ls);
+  ASSERT_TRUE(again);
+  EXPECT_GE(again->count, before);
+  auto thresholds = pinned->readThresholds();
+  ASSERT_TRUE(thresholds);
+  EXPECT_EQ((*thresholds)[static_cast<int>(Tier::kLS)], 12345u);
+}
+
+uint32_t mapId(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    return 0;
+  }
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+  ::close(fd);
+  return id;
+}
+
+TEST_F(SchedProbeTest, AbiVersionMismatchIsDetectedAndReplaced) {
+  load(options());
+  probe_.reset();
+  std::string config_path = pin_dir_ + "/sched_config";
+  uint32_t old_id = mapId(pin_dir_ + "/stats");
+  ASSERT_NE(old_id, 0u);
+  {
+    int fd = bpf_obj_get(config_path.c_str());
+    ASSERT_GE(fd, 0);
+    uint32_t key = 0;
+    colo_sched_config cfg{};
+    ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &cfg), 0);
+    EXPECT_EQ(cfg.abi_version, static_cast<uint32_t>(COLO_SCHED_ABI_VERSION));
+    cfg.abi_version = 999;
+    ASSERT_EQ(bpf_map_update_elem(fd, &key, &cfg, BPF_ANY), 0);
+    ::close(fd);
+  }
+  auto pinned = PinnedSchedMaps::open(pin_dir_);
+  ASSERT_FALSE(pinned);
+  EXPECT_EQ(pinned.error().code(), EPROTO);
+  EXPECT_NE(pinned.error().message().find("999"), std::string::npos) << pinned.error().message();
+  EXPECT_NE(pinned.error().message().find("version " + std::to_string(COLO_SCHED_ABI_VERSION)),
+            std::string::npos)
+      << pinned.error().message();
+
+  load(options());
+  EXPECT_FALSE(probe_->reusedPinnedMaps());
+  EXPECT_NE(mapId(pin_dir_ + "/stats"), old_id);
+  EXPECT_TRUE(PinnedSchedMaps::open(pin_dir_));
+}
+
+TEST_F(SchedProbeTest, NothingPinnedIsENOENT) {
+  auto pinned = PinnedSchedMaps::open(pin_dir_ + "-absent");
+  ASSERT_FALSE(pinned);
+  EXPECT_EQ(pinned.error().code(), ENOENT);
+}
+
+// On a hybrid host (v1 cpu controller plus a controller-less cgroup2 mount) the v2 code path can
+// run too: tasks are in v2 cgroups through the unified mount. On pure v2 hosts every other test
+// already runs it.
+TEST_F(SchedProbeTest, CgroupV2HierarchyOnAHybridHost) {
+  if (tree_->version() == CgroupVersion::kV2) {
+    GTEST_SKIP() << "pure cgroup v2: the other tests run the v2 path";
+  }
+  if (tree_->mounts().unified.empty()) {
+    GTEST_SKIP() << "no cgroup2 mount beside the v1 hierarchies";
+  }
+  std::string top = joinPath(tree_->mounts().unified, "colo-test-v2-" + std::to_string(getpid()));
+  ASSERT_EQ(::mkdir(top.c_str(), 0755), 0) << top;
+  struct Cleanup {
+    std::string top;
+    ~Cleanup() {
+      for (int i = 0; i < 250; ++i) {
+        ::rmdir((top + "/ls").c_str());
+        if (::rmdir(top.c_str()) == 0 || errno == ENOENT) {
+          return;
+        }
+        std::this_thread::sleep_for(milliseconds(20));
+      }
+    }
+  } cleanup{top};
+
+  ProbeOptions o = options();
+  o.hierarchy = Hierarchy::kV2;
+  hierarchy_ = Hierarchy::kV2;
+  load(o);
+  std::string ls_dir = top + "/ls";
+  ASSERT_EQ(::mkdir(ls_dir.c_str(), 0755), 0);
+  CgroupRef ls{Hierarchy::kV2, inodeOf(ls_dir)};
+  std::vector<CgroupEvent> events;
+  auto seen = [&] {
+    for (const auto& e : events) {
+      if (e.kind == CgroupEvent::Kind::kMkdir && e.cgroup == ls) {
+        return true;
+      }
+    }
+    return false;
+  };
+  drainEvents(nullptr, &events, seen, seconds(5));
+  EXPECT_TRUE(seen()) << "no v2 mkdir event for " << ls_dir;
+
+  pid_t pid = sleeper("ls");
+  RealFs fs;
+  ASSERT_TRUE(fs.writeFile(ls_dir + "/cgroup.procs", std::to_string(pid)));
+  auto w = window(ls, 100, seconds(10));
+  EXPECT_TRUE(w) << "no delays attributed to v2 cgroup " << ls_dir;
+  // Nothing is attributed to the v1 id of the same task's cpu cgroup.
+  EXPECT_FALSE(statsOf(CgroupRef{Hierarchy::kV1Cpu, inodeOf(dir("ls"))}));
+  tree_->kill(pid);
+}
+
+}  // namespace
+}  // namespace colo::bpf
