@@ -27,10 +27,12 @@ std::string_view hierarchyText(bpf::Hierarchy h) {
 }
 
 CgroupResolver::CgroupResolver(const FileSystem& fs, std::optional<CgroupMounts> mounts,
-                               std::vector<std::pair<bpf::CgroupRef, std::string>> bpf_names)
+                               const std::vector<bpf::CgroupName>& bpf_names)
     : fs_(fs), mounts_(std::move(mounts)) {
-  for (auto& [ref, path] : bpf_names) {
-    bpf_names_[{static_cast<int>(ref.hierarchy), ref.id}] = std::move(path);
+  for (const auto& name : bpf_names) {
+    if (!name.truncated) {
+      bpf_names_[{static_cast<int>(name.cgroup.hierarchy), name.cgroup.id}] = name.path;
+    }
   }
 }
 
@@ -147,7 +149,7 @@ Result<MapsSnapshot> collectMaps(MapReader& maps, const CliEnv& env, bool includ
       mounts = std::move(*m);
     }
   }
-  CgroupResolver resolver(*env.fs, std::move(mounts), std::move(*names));
+  CgroupResolver resolver(*env.fs, std::move(mounts), *names);
 
   std::map<std::pair<int, uint64_t>, CgroupRow> rows;
   for (const auto& s : *stats) {

@@ -31,8 +31,9 @@ class CgroupResolver {
 
   // `mounts`: nullopt when they could not be detected; then BPF names are taken as they are and
   // nothing is known to be gone.
+  // Truncated BPF names are ignored (the walk finds the full path).
   CgroupResolver(const FileSystem& fs, std::optional<CgroupMounts> mounts,
-                 std::vector<std::pair<bpf::CgroupRef, std::string>> bpf_names);
+                 const std::vector<bpf::CgroupName>& bpf_names);
 
   Resolution resolve(bpf::CgroupRef ref);
   // Absolute directory of the hierarchy's root, "" when unknown.

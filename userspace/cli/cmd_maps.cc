@@ -49,7 +49,12 @@ json countersJson(const bpf::ProbeCounters& c) {
   return {{"events_dropped_ratelimit", c.events_dropped_ratelimit},
           {"events_dropped_full", c.events_dropped_full},
           {"stats_map_full", c.stats_map_full},
-          {"storage_errors", c.storage_errors}};
+          {"storage_errors", c.storage_errors},
+          {"cgroup_events_dropped", c.cgroup_events_dropped},
+          {"cgroups_map_full", c.cgroups_map_full},
+          {"read_errors", c.read_errors},
+          {"latency_events", c.latency_events},
+          {"cgroup_events", c.cgroup_events}};
 }
 
 std::string renderText(const MapsSnapshot& snap, const std::string& pin_dir) {
@@ -92,8 +97,11 @@ std::string renderText(const MapsSnapshot& snap, const std::string& pin_dir) {
   const auto& c = snap.counters;
   out += fmt::format(
       "\nbpf errors:  events_dropped_ratelimit {}  events_dropped_full {}  stats_map_full {}  "
-      "storage_errors {}\n",
-      c.events_dropped_ratelimit, c.events_dropped_full, c.stats_map_full, c.storage_errors);
+      "storage_errors {}  cgroup_events_dropped {}  cgroups_map_full {}  read_errors {}\n"
+      "bpf events:  latency {}  cgroup {}\n",
+      c.events_dropped_ratelimit, c.events_dropped_full, c.stats_map_full, c.storage_errors,
+      c.cgroup_events_dropped, c.cgroups_map_full, c.read_errors, c.latency_events,
+      c.cgroup_events);
   return out;
 }
 

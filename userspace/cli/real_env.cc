@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "agent/layout.h"
 #include "bpf/sched_probe.h"
 #include "common/http.h"
 
@@ -22,9 +23,8 @@ class PinnedMapReader final : public MapReader {
     return maps_.readThresholds();
   }
   Result<bpf::ProbeCounters> counters() override { return maps_.counters(); }
-  Result<std::vector<std::pair<bpf::CgroupRef, std::string>>> readCgroupNames() override {
-    // The probe keeps no name map yet: ids are resolved by walking the hierarchy.
-    return std::vector<std::pair<bpf::CgroupRef, std::string>>{};
+  Result<std::vector<bpf::CgroupName>> readCgroupNames() override {
+    return maps_.readCgroupNames();
   }
 
  private:
@@ -74,6 +74,15 @@ CliEnv makeRealEnv() {
   };
   env.fs = &fs;
   env.detect_mounts = [] { return detectCgroupMounts(); };
+  env.classify = [](std::string_view path) {
+    CgroupIdentity out;
+    if (auto kube = agent::classifyCgroupPath(path)) {
+      out.pod_uid = kube->pod_uid;
+      out.container_id = kube->container_id;
+      out.qos = agent::qosName(kube->qos);
+    }
+    return out;
+  };
   env.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   env.stdout_is_tty = ::isatty(STDOUT_FILENO) == 1;
   return env;

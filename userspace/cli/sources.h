@@ -28,9 +28,9 @@ class MapReader {
   virtual Result<std::vector<std::pair<bpf::CgroupRef, bpf::Tier>>> readTiers() = 0;
   virtual Result<std::array<uint64_t, bpf::kTierCount>> readThresholds() = 0;
   virtual Result<bpf::ProbeCounters> counters() = 0;
-  // cgroup -> path relative to its hierarchy root ("/a/b") as BPF recorded it at mkdir. Empty
-  // when the probe keeps no such map; the caller then walks the hierarchy.
-  virtual Result<std::vector<std::pair<bpf::CgroupRef, std::string>>> readCgroupNames() = 0;
+  // Cgroups created since the probe was loaded, with the path BPF recorded at mkdir (entries are
+  // deleted at rmdir). Older cgroups are not there: the caller walks the hierarchy for those.
+  virtual Result<std::vector<bpf::CgroupName>> readCgroupNames() = 0;
 };
 
 // One connection to colod's local API.

@@ -1,0 +1,16 @@
+// `coloctl features`: what enforcement this kernel offers (the kmods-free feature probe).
+#pragma once
+
+#include <ostream>
+
+#include "kmods-free/feature_probe.h"
+
+namespace colo::cli {
+
+// Probes this machine and prints the result as a table, or as JSON with `json`. Returns the
+// process exit code (0, or 1 with the error on `out` when no cgroup hierarchy is mounted).
+int runFeatures(bool json, std::ostream& out);
+// Prints already probed features (the part runFeatures tests drive).
+int printFeatures(const kmods::KernelFeatures& features, bool json, std::ostream& out);
+
+}  // namespace colo::cli
