@@ -158,13 +158,20 @@ Result<JournalWriter> JournalWriter::open(const std::string& file) {
   if (!w.fd_.valid()) {
     return failErrno(errno, "open journal " + file);
   }
-  // A file that ends without a newline was cut mid-line: start on a fresh line.
+  // A file that ends without a newline was cut mid-append by a crash: that record was never
+  // synced, so the write it announced never started. Cut it off.
   off_t size = ::lseek(w.fd_.get(), 0, SEEK_END);
   if (size > 0) {
     UniqueFd rd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     char c = '\n';
     if (rd.valid() && ::pread(rd.get(), &c, 1, size - 1) == 1 && c != '\n') {
-      (void)!::write(w.fd_.get(), "\n", 1);
+      off_t keep = size - 1;
+      while (keep > 0 && ::pread(rd.get(), &c, 1, keep - 1) == 1 && c != '\n') {
+        --keep;
+      }
+      if (::ftruncate(w.fd_.get(), keep) != 0) {
+        return failErrno(errno, "truncate torn journal tail " + file);
+      }
     }
   }
   UniqueFd dir(::open(dirOf(file).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -1,0 +1,55 @@
+#include "agent/cgroup_stats.h"
+
+#include <gtest/gtest.h>
+
+namespace colo::agent {
+namespace {
+
+TEST(CgroupStatsTest, V2CpuStat) {
+  auto s = parseCpuStatV2(
+      "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 100\n"
+      "nr_throttled 7\nthrottled_usec 35000\nnr_bursts 0\nburst_usec 0\n");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->usage_ns, 1500000000u);
+  EXPECT_EQ(s->nr_periods, 100u);
+  EXPECT_EQ(s->nr_throttled, 7u);
+  EXPECT_EQ(s->throttled_ns, 35000000u);
+  // Without a cpu controller only the usage lines exist.
+  auto bare = parseCpuStatV2("usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->nr_periods, 0u);
+  EXPECT_FALSE(parseCpuStatV2("nr_periods 1\n"));
+  EXPECT_FALSE(parseCpuStatV2("usage_usec x\n"));
+}
+
+TEST(CgroupStatsTest, V1CpuStatAndCpuacct) {
+  auto s = parseCpuStatV1(
+      "nr_periods 10\nnr_throttled 2\nthrottled_time 123456\nnr_bursts 0\n"
+      "burst_time 0\n",
+      "987654321\n");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->usage_ns, 987654321u);
+  EXPECT_EQ(s->nr_periods, 10u);
+  EXPECT_EQ(s->nr_throttled, 2u);
+  EXPECT_EQ(s->throttled_ns, 123456u);
+  EXPECT_FALSE(parseCpuStatV1("nr_periods 1\n", "abc\n"));
+  EXPECT_FALSE(parseCpuStatV1("nr_periods\n", "1\n"));
+}
+
+TEST(CgroupStatsTest, Pressure) {
+  auto p = parsePressure(
+      "some avg10=1.50 avg60=0.84 avg300=1.78 total=14332811\n"
+      "full avg10=0.25 avg60=0.00 avg300=0.00 total=0\n");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_DOUBLE_EQ(p->some_avg10, 1.5);
+  ASSERT_TRUE(p->full_avg10);
+  EXPECT_DOUBLE_EQ(*p->full_avg10, 0.25);
+  auto some_only = parsePressure("some avg10=3.00 avg60=0.00 avg300=0.00 total=1\n");
+  ASSERT_TRUE(some_only);
+  EXPECT_FALSE(some_only->full_avg10);
+  EXPECT_FALSE(parsePressure(""));
+  EXPECT_FALSE(parsePressure("some avg60=1\n"));
+}
+
+}  // namespace
+}  // namespace colo::agent

@@ -1,0 +1,583 @@
+#include "agent/collector.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "fake_sched.h"
+
+namespace colo::agent {
+namespace {
+
+using bpf::Tier;
+using test::FakeSched;
+
+constexpr char kCpu[] = "/sys/fs/cgroup/cpu";
+constexpr char kCpuacct[] = "/sys/fs/cgroup/cpuacct";
+constexpr char kV2[] = "/sys/fs/cgroup";
+constexpr int64_t kSec = 1'000'000'000;
+
+const std::string kUidLs = "11111111-2222-3333-4444-555555555555";
+const std::string kUidBe = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+const std::string kUidG = "99999999-8888-7777-6666-555555555555";
+const std::string kIdLs(64, 'a');
+const std::string kIdBe(64, 'b');
+const std::string kIdG(64, 'c');
+const std::string kLsPath = "/kubepods/burstable/pod" + kUidLs + "/" + kIdLs;
+const std::string kBePath = "/kubepods/besteffort/pod" + kUidBe + "/" + kIdBe;
+const std::string kGPath = "/kubepods/pod" + kUidG + "/" + kIdG;
+
+// A FileSystem that runs a hook before delegating, to make things vanish mid-operation.
+class HookFs final : public FileSystem {
+ public:
+  explicit HookFs(FakeFs& fs) : fs_(fs) {}
+  std::function<void(const std::string&)> on_read, on_list;
+  Result<std::string> readFile(const std::string& path) const override {
+    if (on_read) {
+      on_read(path);
+    }
+    return fs_.readFile(path);
+  }
+  Status writeFile(const std::string& path, std::string_view data) override {
+    return fs_.writeFile(path, data);
+  }
+  Result<std::vector<std::string>> listDirs(const std::string& path) const override {
+    auto out = fs_.listDirs(path);
+    if (on_list) {
+      on_list(path);
+    }
+    return out;
+  }
+  Result<uint64_t> inode(const std::string& path) const override { return fs_.inode(path); }
+  bool exists(const std::string& path) const override { return fs_.exists(path); }
+
+ private:
+  FakeFs& fs_;
+};
+
+// v1 kubelet tree: cpu and cpuacct are separate mounts, as on the test machine.
+void putV1(FakeFs& fs, const std::string& rel, uint64_t usage_ns, uint64_t periods = 0,
+           uint64_t throttled = 0, uint64_t throttled_ns = 0) {
+  fs.put(joinPath(kCpu, rel) + "/cpu.stat",
+         fmt::format("nr_periods {}\nnr_throttled {}\nthrottled_time {}\nnr_bursts 0\n"
+                     "burst_time 0\n",
+                     periods, throttled, throttled_ns));
+  fs.put(joinPath(kCpuacct, rel) + "/cpuacct.usage", fmt::format("{}\n", usage_ns));
+}
+
+void putV2(FakeFs& fs, const std::string& rel, uint64_t usage_us, uint64_t periods = 0,
+           uint64_t throttled = 0, uint64_t throttled_us = 0) {
+  fs.put(joinPath(kV2, rel) + "/cpu.stat",
+         fmt::format("usage_usec {}\nuser_usec 0\nsystem_usec 0\nnr_periods {}\nnr_throttled {}\n"
+                     "throttled_usec {}\n",
+                     usage_us, periods, throttled, throttled_us));
+}
+
+void buildV1Tree(FakeFs& fs) {
+  for (const char* m : {kCpu, kCpuacct}) {
+    fs.mkdirs(std::string(m) + "/system.slice");
+    fs.mkdirs(std::string(m) + "/kubepods/burstable/pod" + kUidLs);
+  }
+  putV1(fs, kLsPath, 0);
+  putV1(fs, kBePath, 0);
+  putV1(fs, kGPath, 0);
+  // Pod-level files exist too; pods are not containers.
+  putV1(fs, "/kubepods/burstable/pod" + kUidLs, 0);
+}
+
+CollectorOptions v1Options() {
+  CollectorOptions o;
+  o.version = CgroupVersion::kV1;
+  o.cpu_mount = kCpu;
+  o.cpuacct_mount = kCpuacct;
+  o.kubelet_root = "/kubepods";
+  o.window_ticks = 5;
+  o.thresholds_ns = {0, 0, 4'000'000, 2'000'000, 1'000'000};
+  return o;
+}
+
+const ContainerView* find(const Snapshot& s, const std::string& cgroup) {
+  for (const auto& c : s.containers) {
+    if (c.cgroup == cgroup) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+uint64_t inodeOf(const FakeFs& fs, const std::string& rel) {
+  return *fs.inode(joinPath(kCpu, rel));
+}
+
+TEST(CollectorTest, DiscoversTheKubeletTreeAndWritesTiers) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  EXPECT_EQ(col.size(), 3u);
+  EXPECT_EQ(sched.tiers.at(inodeOf(fs, kLsPath)), Tier::kLS);
+  EXPECT_EQ(sched.tiers.at(inodeOf(fs, kBePath)), Tier::kBE);
+  EXPECT_EQ(sched.tiers.at(inodeOf(fs, kGPath)), Tier::kLS);
+  EXPECT_EQ(sched.hierarchies.at(inodeOf(fs, kLsPath)), bpf::Hierarchy::kV1Cpu);
+  EXPECT_EQ(sched.thresholds[static_cast<int>(Tier::kLSX)], 1'000'000u);
+  EXPECT_EQ(sched.thresholds[static_cast<int>(Tier::kLS)], 4'000'000u);
+
+  col.tick(kSec);
+  auto snap = col.snapshot();
+  ASSERT_EQ(snap->containers.size(), 3u);
+  const ContainerView* be = find(*snap, kBePath);
+  ASSERT_NE(be, nullptr);
+  EXPECT_EQ(be->id, kIdBe);
+  EXPECT_EQ(be->pod_uid, kUidBe);
+  EXPECT_EQ(be->name, "pod" + kUidBe + "/" + kIdBe);
+  EXPECT_EQ(be->qos, "besteffort");
+  EXPECT_EQ(be->tier, Tier::kBE);
+  EXPECT_EQ(be->cgroup_id, inodeOf(fs, kBePath));
+  EXPECT_EQ(find(*snap, kGPath)->qos, "guaranteed");
+}
+
+TEST(CollectorTest, MissingKubeletRootIsNotAnError) {
+  FakeFs fs;
+  fs.mkdirs(kCpu);
+  fs.mkdirs(kCpuacct);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  EXPECT_EQ(col.size(), 0u);
+  col.tick(kSec);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+}
+
+TEST(CollectorTest, MissingCpuMountIsAnError) {
+  FakeFs fs;
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  EXPECT_FALSE(col.start());
+}
+
+TEST(CollectorTest, V1CpuUsageAndThrottling) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  putV1(fs, kLsPath, 1 * kSec, 100, 10, 5'000'000);
+  col.tick(10 * kSec);
+  auto first = col.snapshot();
+  const ContainerView* ls = find(*first, kLsPath);
+  ASSERT_TRUE(ls->have_cpu);
+  EXPECT_EQ(ls->usage_cores, 0.0) << "no rate from one reading";
+  EXPECT_EQ(ls->cpu.usage_ns, uint64_t(kSec));
+  EXPECT_EQ(ls->cpu.nr_throttled, 10u);
+  EXPECT_EQ(ls->cpu.throttled_ns, 5'000'000u);
+
+  // 1.5 s of CPU over 2 s, 4 of 20 periods throttled.
+  putV1(fs, kLsPath, 1 * kSec + 3 * kSec / 2, 120, 14, 9'000'000);
+  col.tick(12 * kSec);
+  auto second = col.snapshot();
+  ls = find(*second, kLsPath);
+  EXPECT_NEAR(ls->usage_cores, 0.75, 1e-9);
+  EXPECT_NEAR(ls->throttled_pct, 20.0, 1e-9);
+  EXPECT_EQ(ls->cpu.nr_periods, 120u);
+  EXPECT_FALSE(ls->psi) << "v1 here has no cpu.pressure: null, not an error";
+  EXPECT_EQ(col.stats().read_errors, 0u);
+}
+
+TEST(CollectorTest, V2FormatsAndPsi) {
+  FakeFs fs;
+  fs.mkdirs(kV2);
+  const std::string a = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
+                        std::string("aaaaaaaa_bbbb_cccc_dddd_eeeeeeeeeeee.slice/cri-containerd-") +
+                        kIdBe + ".scope";
+  const std::string b = "/kubepods.slice/kubepods-pod" +
+                        std::string("11111111_2222_3333_4444_555555555555.slice/crio-") + kIdLs +
+                        ".scope";
+  putV2(fs, a, 0);
+  putV2(fs, b, 0);
+  fs.put(joinPath(kV2, a) + "/cpu.pressure",
+         "some avg10=2.50 avg60=1.00 avg300=0.50 total=100\n"
+         "full avg10=1.25 avg60=0.00 avg300=0.00 total=50\n");
+  FakeSched sched;
+  CollectorOptions o;
+  o.version = CgroupVersion::kV2;
+  o.cpu_mount = kV2;
+  o.kubelet_root = "/kubepods.slice";
+  Collector col(fs, sched, o);
+  ASSERT_TRUE(col.start());
+  ASSERT_EQ(col.size(), 2u);
+  EXPECT_EQ(sched.hierarchies.at(*fs.inode(joinPath(kV2, a))), bpf::Hierarchy::kV2);
+  col.tick(kSec);
+  putV2(fs, a, 250'000, 10, 5, 100);
+  col.tick(kSec + kSec / 2);
+  auto snap = col.snapshot();
+  const ContainerView* ca = find(*snap, a);
+  ASSERT_NE(ca, nullptr);
+  EXPECT_EQ(ca->tier, Tier::kBE);
+  EXPECT_EQ(ca->runtime, "containerd");
+  EXPECT_NEAR(ca->usage_cores, 0.5, 1e-9);
+  EXPECT_NEAR(ca->throttled_pct, 50.0, 1e-9);
+  EXPECT_EQ(ca->cpu.throttled_ns, 100'000u);
+  ASSERT_TRUE(ca->psi);
+  EXPECT_DOUBLE_EQ(ca->psi->some_avg10, 2.5);
+  EXPECT_DOUBLE_EQ(*ca->psi->full_avg10, 1.25);
+  const ContainerView* cb = find(*snap, b);
+  ASSERT_NE(cb, nullptr);
+  EXPECT_EQ(cb->qos, "guaranteed");
+  EXPECT_EQ(cb->runtime, "crio");
+  EXPECT_FALSE(cb->psi);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+}
+
+TEST(CollectorTest, BpfDeltasWindowAndCounterReset) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());  // window: 5 ticks
+  ASSERT_TRUE(col.start());
+  uint64_t ls = inodeOf(fs, kLsPath);
+  auto& e = sched.entry(ls);
+  e.count = 100;  // history from before the agent started: a baseline
+  e.hist[10] = 100;
+  e.sum_ns = 100 * 1500;
+  e.waited_behind_lower = 3;
+  col.tick(kSec);
+  const ContainerView* v = find(*col.snapshot(), kLsPath);
+  EXPECT_EQ(v->runq_count, 100u);
+  EXPECT_EQ(v->runq_delta_count, 0u);
+  EXPECT_FALSE(v->p50_ns);
+
+  e.count = 110;  // +10 delays: 9 around 1.5 us, 1 around 5 ms
+  e.hist[10] = 109;
+  e.hist[22] = 1;
+  e.sum_ns = 100 * 1500 + 9 * 1500 + 5'000'000;
+  e.max_ns = 5'000'000;
+  e.waited_behind_lower = 5;
+  e.preemptions = 7;
+  col.tick(2 * kSec);
+  auto snap = col.snapshot();
+  v = find(*snap, kLsPath);
+  EXPECT_EQ(v->runq_count, 110u);
+  EXPECT_EQ(v->runq_delta_count, 10u);
+  EXPECT_EQ(v->waited_behind_lower, 5u);
+  EXPECT_EQ(v->waited_behind_lower_delta, 2u);
+  EXPECT_EQ(v->preemptions, 7u);
+  EXPECT_EQ(v->runq_max_ns, 5'000'000u);
+  EXPECT_EQ(v->p50_ns, 2048u);
+  EXPECT_EQ(v->p90_ns, 2048u);
+  EXPECT_EQ(v->p99_ns, uint64_t{2} << 22);
+  EXPECT_EQ(v->mean_ns, (9 * 1500 + 5'000'000) / 10);
+  EXPECT_EQ(v->hist_window[10], 9u);
+  EXPECT_EQ(v->hist_window[22], 1u);
+
+  // Entry re-created (counters restart below the previous values): the new values are deltas.
+  bpf::CgroupSchedStats fresh;
+  fresh.cgroup = e.cgroup;
+  fresh.count = 4;
+  fresh.hist[5] = 4;
+  fresh.sum_ns = 4 * 40;
+  sched.stats[ls] = fresh;
+  col.tick(3 * kSec);
+  v = find(*col.snapshot(), kLsPath);
+  EXPECT_EQ(v->runq_delta_count, 4u);
+  EXPECT_EQ(v->hist_window[5], 4u);
+  EXPECT_EQ(v->hist_window[10], 9u);
+
+  // Five quiet ticks: the window forgets everything.
+  for (int i = 0; i < 5; ++i) {
+    col.tick((4 + i) * kSec);
+  }
+  v = find(*col.snapshot(), kLsPath);
+  EXPECT_EQ(v->runq_delta_count, 0u);
+  EXPECT_FALSE(v->p99_ns);
+  EXPECT_FALSE(v->mean_ns);
+  EXPECT_EQ(v->runq_count, 4u);
+}
+
+TEST(CollectorTest, StatsOfOtherCgroupsAndHierarchiesAreIgnored) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  sched.entry(999999).count = 5;  // not a container
+  uint64_t ls = inodeOf(fs, kLsPath);
+  col.tick(kSec);
+  // Same id, other hierarchy: not ours.
+  sched.stats.clear();
+  sched.entry(ls, bpf::Hierarchy::kV2).count = 50;
+  col.tick(2 * kSec);
+  EXPECT_EQ(find(*col.snapshot(), kLsPath)->runq_count, 0u);
+}
+
+TEST(CollectorTest, ContainerAddedLaterCountsItsFirstEntryInFull) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  const std::string path = "/kubepods/burstable/pod" + kUidLs + "/" + std::string(64, 'd');
+  putV1(fs, path, 0);
+  bpf::CgroupEvent ev;
+  ev.kind = bpf::CgroupEvent::Kind::kMkdir;
+  ev.path = path;
+  ev.cgroup = {bpf::Hierarchy::kV1Cpu, inodeOf(fs, path)};
+  col.onCgroupEvent(ev);
+  auto& e = sched.entry(inodeOf(fs, path));
+  e.count = 3;
+  e.hist[12] = 3;
+  col.tick(kSec);
+  const ContainerView* v = find(*col.snapshot(), path);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->runq_delta_count, 3u);
+  EXPECT_EQ(v->p50_ns, 8192u);
+}
+
+TEST(CollectorTest, MkdirAndRmdirEventsWithoutRescanning) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  const std::string pod = "/kubepods/besteffort/pod" + kUidLs;
+  const std::string path = pod + "/" + std::string(64, 'e');
+  putV1(fs, path, 0);
+
+  HookFs hook(fs);
+  int lists = 0;
+  hook.on_list = [&](const std::string&) { ++lists; };
+  Collector watched(hook, sched, v1Options());
+  ASSERT_TRUE(watched.start());
+  lists = 0;
+
+  bpf::CgroupEvent mk;
+  mk.kind = bpf::CgroupEvent::Kind::kMkdir;
+  mk.path = pod;  // pod level: not a container
+  mk.cgroup = {bpf::Hierarchy::kV1Cpu, inodeOf(fs, pod)};
+  watched.onCgroupEvent(mk);
+  size_t before = watched.size();
+  mk.path = path;
+  mk.cgroup.id = inodeOf(fs, path);
+  watched.onCgroupEvent(mk);
+  EXPECT_EQ(watched.size(), before);  // already found by the scan: idempotent
+
+  const std::string late = pod + "/" + std::string(64, 'f');
+  putV1(fs, late, 0);
+  mk.path = late;
+  mk.cgroup.id = inodeOf(fs, late);
+  watched.onCgroupEvent(mk);
+  EXPECT_EQ(watched.size(), before + 1);
+  EXPECT_EQ(sched.tiers.at(inodeOf(fs, late)), Tier::kBE);
+  watched.tick(kSec);
+  EXPECT_NE(find(*watched.snapshot(), late), nullptr);
+
+  // An event of another hierarchy is ignored.
+  const std::string other = pod + "/" + std::string(64, '1');
+  putV1(fs, other, 0);
+  mk.path = other;
+  mk.cgroup = {bpf::Hierarchy::kV2, inodeOf(fs, other)};
+  watched.onCgroupEvent(mk);
+  EXPECT_EQ(watched.size(), before + 1);
+
+  // rmdir of a directory that still exists (re-created) does nothing; a real one removes it.
+  uint64_t late_id = inodeOf(fs, late);
+  bpf::CgroupEvent rm;
+  rm.kind = bpf::CgroupEvent::Kind::kRmdir;
+  rm.path = late;
+  rm.cgroup = {bpf::Hierarchy::kV1Cpu, late_id};
+  watched.onCgroupEvent(rm);
+  EXPECT_EQ(watched.size(), before + 1);
+  fs.remove(joinPath(kCpu, late));
+  fs.remove(joinPath(kCpuacct, late));
+  watched.onCgroupEvent(rm);
+  EXPECT_EQ(watched.size(), before);
+  EXPECT_EQ(sched.forgotten.back(), late_id);
+  EXPECT_EQ(watched.stats().cgroup_mkdir_events, 4u);
+  EXPECT_EQ(watched.stats().cgroup_rmdir_events, 2u);
+
+  watched.tick(2 * kSec);
+  EXPECT_EQ(lists, 0) << "events and ticks must not list directories";
+}
+
+TEST(CollectorTest, ResyncFindsWhatEventsMissed) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  col.resync();
+  EXPECT_EQ(col.stats().resync_differences, 0u);
+
+  const std::string missed = "/kubepods/burstable/pod" + kUidLs + "/" + std::string(64, '2');
+  putV1(fs, missed, 0);
+  fs.remove(joinPath(kCpu, kGPath));
+  fs.remove(joinPath(kCpuacct, kGPath));
+  col.resync();
+  EXPECT_EQ(col.stats().resync_differences, 2u);
+  EXPECT_EQ(col.stats().resyncs, 2u);
+  col.tick(kSec);
+  auto snap = col.snapshot();
+  EXPECT_NE(find(*snap, missed), nullptr);
+  EXPECT_EQ(find(*snap, kGPath), nullptr);
+}
+
+TEST(CollectorTest, ResyncNoticesARecreatedCgroup) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  uint64_t old_id = inodeOf(fs, kBePath);
+  fs.remove(joinPath(kCpu, kBePath));
+  putV1(fs, kBePath, 0);
+  ASSERT_NE(inodeOf(fs, kBePath), old_id);
+  col.resync();
+  col.tick(kSec);
+  EXPECT_EQ(find(*col.snapshot(), kBePath)->cgroup_id, inodeOf(fs, kBePath));
+  EXPECT_EQ(sched.tiers.count(old_id), 0u);
+}
+
+TEST(CollectorTest, ContainerVanishingBetweenScanAndReadIsDroppedQuietly) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  uint64_t be = inodeOf(fs, kBePath);
+  fs.remove(joinPath(kCpu, kBePath));
+  fs.remove(joinPath(kCpuacct, kBePath));
+  col.tick(kSec);
+  EXPECT_EQ(col.size(), 2u);
+  EXPECT_EQ(col.stats().containers_vanished, 1u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+  EXPECT_EQ(sched.forgotten, std::vector<uint64_t>{be});
+  EXPECT_EQ(find(*col.snapshot(), kBePath), nullptr);
+  EXPECT_TRUE(col.healthProblem().empty());
+}
+
+TEST(CollectorTest, ContainerVanishingMidReadIsDroppedQuietly) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  HookFs hook(fs);
+  Collector col(hook, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  // cpu.stat reads fine, then the cgroup goes before cpuacct.usage is read.
+  hook.on_read = [&](const std::string& path) {
+    if (path == joinPath(kCpu, kLsPath) + "/cpu.stat") {
+      fs.remove(joinPath(kCpu, kLsPath));
+      fs.remove(joinPath(kCpuacct, kLsPath));
+    }
+  };
+  col.tick(kSec);
+  EXPECT_EQ(col.size(), 2u);
+  EXPECT_EQ(col.stats().containers_vanished, 1u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+  col.tick(2 * kSec);
+  EXPECT_EQ(col.size(), 2u);
+}
+
+TEST(CollectorTest, ContainerVanishingDuringTheScanIsSkipped) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  HookFs hook(fs);
+  // Listed, then gone before its id is read.
+  hook.on_list = [&](const std::string& path) {
+    if (path == joinPath(kCpu, "/kubepods/besteffort/pod" + kUidBe)) {
+      fs.remove(joinPath(kCpu, kBePath));
+    }
+  };
+  Collector col(hook, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  EXPECT_EQ(col.size(), 2u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+}
+
+TEST(CollectorTest, OtherReadErrorsAreCountedAndTheContainerKept) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  fs.failReads(joinPath(kCpu, kLsPath) + "/cpu.stat", EACCES);
+  fs.put(joinPath(kCpuacct, kBePath) + "/cpuacct.usage", "garbage\n");
+  col.tick(kSec);
+  EXPECT_EQ(col.size(), 3u);
+  EXPECT_EQ(col.stats().read_errors, 2u);
+  EXPECT_EQ(col.stats().containers_vanished, 0u);
+}
+
+TEST(CollectorTest, BpfReadFailureIsAHealthProblem) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  sched.fail_reads = true;
+  col.tick(kSec);
+  EXPECT_NE(col.healthProblem().find("read BPF stats"), std::string::npos);
+  EXPECT_EQ(col.stats().read_errors, 1u);
+  EXPECT_EQ(col.snapshot()->containers.size(), 3u) << "CPU figures still flow";
+  sched.fail_reads = false;
+  col.tick(2 * kSec);
+  EXPECT_TRUE(col.healthProblem().empty());
+}
+
+TEST(CollectorTest, HostRulesWithoutKubernetes) {
+  FakeFs fs;
+  for (const char* m : {kCpu, kCpuacct}) {
+    fs.mkdirs(std::string(m) + "/system.slice/sshd.service");
+  }
+  putV1(fs, "/batch/etl", 0);
+  putV1(fs, "/batch/etl/worker", 0);
+  putV1(fs, "/system.slice/nginx.service", 0);
+  FakeSched sched;
+  CollectorOptions o = v1Options();
+  o.rules = {{"/system.slice/nginx.service", Tier::kLSX}, {"/batch/*", Tier::kBE}};
+  Collector col(fs, sched, o);
+  ASSERT_TRUE(col.start());
+  EXPECT_EQ(col.size(), 2u);
+  col.tick(kSec);
+  auto snap = col.snapshot();
+  const ContainerView* etl = find(*snap, "/batch/etl");
+  ASSERT_NE(etl, nullptr);
+  EXPECT_EQ(etl->tier, Tier::kBE);
+  EXPECT_EQ(etl->id, "/batch/etl");
+  EXPECT_EQ(etl->name, "/batch/etl");
+  EXPECT_EQ(etl->pod_uid, "");
+  EXPECT_EQ(etl->qos, "");
+  EXPECT_EQ(find(*snap, "/system.slice/nginx.service")->tier, Tier::kLSX);
+
+  // A rule-matched cgroup created later arrives by event.
+  putV1(fs, "/batch/train", 0);
+  bpf::CgroupEvent mk;
+  mk.kind = bpf::CgroupEvent::Kind::kMkdir;
+  mk.path = "/batch/train";
+  mk.cgroup = {bpf::Hierarchy::kV1Cpu, inodeOf(fs, "/batch/train")};
+  col.onCgroupEvent(mk);
+  EXPECT_EQ(col.size(), 3u);
+}
+
+TEST(CollectorTest, LatencyEventsAreCountedPerContainerAndTier) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  bpf::LatencyEvent ev;
+  ev.cgroup = {bpf::Hierarchy::kV1Cpu, inodeOf(fs, kLsPath)};
+  ev.tier = Tier::kLS;
+  ev.delay_ns = 9'000'000;
+  col.onLatencyEvent(ev);
+  col.onLatencyEvent(ev);
+  ev.cgroup.id = 424242;  // unknown cgroup: counted for the tier only
+  col.onLatencyEvent(ev);
+  col.tick(kSec);
+  EXPECT_EQ(col.stats().latency_events, 3u);
+  EXPECT_EQ(col.stats().latency_events_by_tier[static_cast<int>(Tier::kLS)], 3u);
+  EXPECT_EQ(find(*col.snapshot(), kLsPath)->latency_events, 2u);
+}
+
+}  // namespace
+}  // namespace colo::agent

@@ -1,0 +1,309 @@
+#include "agent/agent.h"
+
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
+
+#include "agent/api.h"
+#include "agent/collector.h"
+#include "bpf/sched_probe.h"
+#include "common/cgroup_mounts.h"
+#include "common/fs.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/unique_fd.h"
+
+namespace colo::agent {
+namespace {
+
+constexpr std::string_view kComponent = "colod";
+
+int64_t monotonicNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) {
+    return "unknown";
+  }
+  return buf;
+}
+
+Status makeDirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return failErrno(ec.value(), "create directory " + dir);
+  }
+  return ok();
+}
+
+}  // namespace
+
+Status checkPrivileges() {
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) {
+    return failErrno(errno, "capget");
+  }
+  auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
+  if (has(CAP_SYS_ADMIN) && has(CAP_BPF) && has(CAP_PERFMON)) {
+    return ok();
+  }
+  return failErrno(EPERM,
+                   "colod needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_ADMIN (run it as root, or "
+                   "grant them: in Kubernetes, securityContext.capabilities.add)");
+}
+
+Status checkBtf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return failErrno(ENOENT,
+                     "no BTF at " + path + ": this kernel was built without CONFIG_DEBUG_INFO_BTF");
+  }
+  return ok();
+}
+
+struct Agent::Impl {
+  AgentConfig config;
+  CgroupMounts mounts;
+  RealFs fs;
+  std::unique_ptr<bpf::SchedProbe> probe;
+  std::unique_ptr<Collector> collector;
+  SnapshotStore store;
+  std::unique_ptr<http::Server> server;
+  std::string node;
+  int64_t next_resync_ns = 0;
+
+  void tickAndPublish();
+  Status serve();
+};
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Agent::~Agent() = default;
+
+Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->node = config.node_name.empty() ? hostName() : config.node_name;
+
+  auto mounts = detectCgroupMounts();
+  if (!mounts) {
+    return fail(mounts.error().wrap("cgroups"));
+  }
+  impl->mounts = *mounts;
+  CgroupVersion version = *mounts->cpuVersion();
+  if (auto st = checkPrivileges(); !st) {
+    return fail(st.error());
+  }
+  if (auto st = checkBtf(); !st) {
+    return fail(st.error());
+  }
+
+  CollectorOptions copts;
+  copts.version = version;
+  copts.cpu_mount = *mounts->mountFor("cpu");
+  if (version == CgroupVersion::kV1) {
+    auto cpuacct = mounts->mountFor("cpuacct");
+    if (!cpuacct) {
+      return failErrno(ENOENT,
+                       "cgroups: cpu is on cgroup v1 but no cpuacct hierarchy is mounted "
+                       "(mount -t cgroup -o cpuacct none /sys/fs/cgroup/cpuacct)");
+    }
+    copts.cpuacct_mount = *cpuacct;
+  }
+  copts.kubelet_root = config.cgroup_root;
+  if (copts.kubelet_root == "auto") {
+    copts.kubelet_root = impl->fs.exists(joinPath(copts.cpu_mount, "kubepods.slice"))
+                             ? "/kubepods.slice"
+                             : "/kubepods";
+  }
+  copts.rules = config.tier_rules;
+  copts.window_ticks = config.window_ticks;
+  for (int t = 0; t < bpf::kTierCount; ++t) {
+    copts.thresholds_ns[t] = config.latency_threshold_us[t] * 1000;
+  }
+
+  bpf::ProbeOptions popts;
+  popts.pin_dir = config.pin_dir;
+  popts.max_cgroups = config.bpf_max_cgroups;
+  popts.force_raw_tp = config.bpf_force_raw_tp;
+  popts.events_per_sec = config.bpf_events_per_sec;
+  popts.hierarchy = version == CgroupVersion::kV1 ? bpf::Hierarchy::kV1Cpu : bpf::Hierarchy::kV2;
+  auto probe = bpf::SchedProbe::load(popts);
+  if (!probe) {
+    return fail(probe.error().wrap("load BPF probe"));
+  }
+  impl->probe = std::move(*probe);
+  log::info(kComponent, "BPF probe attached ({}), maps pinned at {}", impl->probe->attachMode(),
+            config.pin_dir);
+
+  impl->collector = std::make_unique<Collector>(impl->fs, *impl->probe, copts);
+  if (auto st = impl->collector->start(); !st) {
+    return fail(st.error().wrap("start collector"));
+  }
+  log::info(kComponent, "cgroup v{}, cpu hierarchy {}, kubelet root {}", static_cast<int>(version),
+            copts.cpu_mount, copts.kubelet_root);
+
+  http::ServerOptions sopts;
+  sopts.threads = 1;
+  sopts.max_body_bytes = 64 << 10;  // read-only API: requests carry no body worth the name
+  int64_t stale_ns = std::max<int64_t>(3LL * config.tick_ms, 5000) * 1'000'000;
+  Impl* raw = impl.get();
+  impl->server = std::make_unique<http::Server>(sopts, [raw, stale_ns](const http::Request& req) {
+    return handleApiRequest(raw->store, req, monotonicNs(), stale_ns);
+  });
+  std::string sock_dir = std::filesystem::path(config.api_socket).parent_path().string();
+  if (auto st = makeDirs(sock_dir); !st) {
+    return fail(st.error().wrap("api_socket"));
+  }
+  if (auto st = impl->server->listenUnix(config.api_socket, 0660); !st) {
+    return fail(st.error().wrap("api_socket " + config.api_socket));
+  }
+  if (!config.api_addr.empty()) {
+    auto hp = parseHostPort(config.api_addr);
+    if (!hp) {
+      return fail(hp.error().wrap("api_addr"));
+    }
+    auto port = impl->server->listenTcp(hp->first, hp->second);
+    if (!port) {
+      return fail(port.error().wrap("api_addr " + config.api_addr));
+    }
+    log::info(kComponent, "API on {}:{}", hp->first, *port);
+  }
+  log::info(kComponent, "API on unix:{}", config.api_socket);
+  return std::unique_ptr<Agent>(new Agent(std::move(impl)));
+}
+
+void Agent::Impl::tickAndPublish() {
+  int64_t now = monotonicNs();
+  if (now >= next_resync_ns) {
+    if (next_resync_ns != 0) {
+      collector->resync();
+    }
+    next_resync_ns = now + static_cast<int64_t>(config.resync_interval_s) * 1'000'000'000;
+  }
+  collector->tick(now);
+  if (auto counters = probe->counters()) {
+    collector->mutableStats().probe = *counters;
+  }
+  std::shared_ptr<Snapshot> snap = collector->snapshot();
+  snap->node = node;
+  snap->tick_ms = config.tick_ms;
+  snap->window_ticks = config.window_ticks;
+  snap->cgroup_version = collector->hierarchy() == bpf::Hierarchy::kV1Cpu ? 1 : 2;
+  snap->attach_mode = probe->attachMode();
+  snap->taken_ns = now;
+  store.publish(std::move(snap));
+}
+
+Status Agent::run() { return impl_->serve(); }
+
+Status Agent::Impl::serve() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  if (::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
+    return failErrno(errno, "block signals");
+  }
+  UniqueFd sig_fd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sig_fd.valid()) {
+    return failErrno(errno, "signalfd");
+  }
+  UniqueFd timer_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timer_fd.valid()) {
+    return failErrno(errno, "timerfd_create");
+  }
+  itimerspec its{};
+  its.it_interval.tv_sec = config.tick_ms / 1000;
+  its.it_interval.tv_nsec = static_cast<long>(config.tick_ms % 1000) * 1'000'000;
+  its.it_value = its.it_interval;
+  if (::timerfd_settime(timer_fd.get(), 0, &its, nullptr) != 0) {
+    return failErrno(errno, "timerfd_settime");
+  }
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep.valid()) {
+    return failErrno(errno, "epoll_create1");
+  }
+  auto watch = [&](int fd) -> Status {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return failErrno(errno, "epoll_ctl");
+    }
+    return ok();
+  };
+  for (int fd : {sig_fd.get(), timer_fd.get(), probe->eventFd()}) {
+    if (auto st = watch(fd); !st) {
+      return st;
+    }
+  }
+  // First figures right away, so the API answers before the first full tick.
+  tickAndPublish();
+  if (auto st = server->start(); !st) {
+    return fail(st.error().wrap("start API server"));
+  }
+  log::info(kComponent, "running: tick {} ms, window {} ticks, resync every {} s", config.tick_ms,
+            config.window_ticks, config.resync_interval_s);
+
+  auto on_latency = [this](const bpf::LatencyEvent& e) { collector->onLatencyEvent(e); };
+  auto on_cgroup = [this](const bpf::CgroupEvent& e) { collector->onCgroupEvent(e); };
+  log::RateLimit event_log(std::chrono::seconds(10));
+  for (;;) {
+    epoll_event events[8];
+    int n = ::epoll_wait(ep.get(), events, 8, -1);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      server->stop();
+      return failErrno(errno, "epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == sig_fd.get()) {
+        signalfd_siginfo si{};
+        if (::read(sig_fd.get(), &si, sizeof(si)) == sizeof(si)) {
+          log::info(kComponent, "signal {}: shutting down", si.ssi_signo);
+          server->stop();
+          ::unlink(config.api_socket.c_str());
+          return ok();
+        }
+      } else if (fd == timer_fd.get()) {
+        uint64_t expirations = 0;
+        if (::read(timer_fd.get(), &expirations, sizeof(expirations)) > 0) {
+          tickAndPublish();
+        }
+      } else if (fd == probe->eventFd()) {
+        if (auto st = probe->consumeEvents(on_latency, on_cgroup); !st) {
+          ++collector->mutableStats().read_errors;
+          if (event_log.allow()) {
+            log::warn(kComponent, "ring buffer: {}", st.error().message());
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace colo::agent

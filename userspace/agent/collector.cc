@@ -1,0 +1,389 @@
+#include "agent/collector.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace colo::agent {
+namespace {
+
+constexpr std::string_view kComponent = "collector";
+
+// Errors that mean "this cgroup is gone" rather than "something is broken".
+bool isGone(const Error& e) { return e.code() == ENOENT || e.code() == ENODEV; }
+
+std::string childPath(const std::string& rel, const std::string& name) {
+  return rel == "/" ? "/" + name : rel + "/" + name;
+}
+
+}  // namespace
+
+Collector::Collector(const FileSystem& fs, bpf::SchedSource& source, CollectorOptions options)
+    : fs_(fs), source_(source), options_(std::move(options)) {
+  if (options_.cpuacct_mount.empty()) {
+    options_.cpuacct_mount = options_.cpu_mount;
+  }
+}
+
+Status Collector::start() {
+  if (!fs_.exists(options_.cpu_mount)) {
+    return failErrno(ENOENT, "cpu cgroup hierarchy " + options_.cpu_mount);
+  }
+  for (int t = 1; t < bpf::kTierCount; ++t) {
+    if (auto st = source_.setThreshold(bpf::Tier(t), options_.thresholds_ns[t]); !st) {
+      ++stats_.bpf_write_errors;
+      log::warn(kComponent, "set {} latency threshold: {}", tierLabel(bpf::Tier(t)),
+                st.error().message());
+    }
+  }
+  if (!fs_.exists(joinPath(options_.cpu_mount, options_.kubelet_root))) {
+    log::info(kComponent, "no kubelet cgroup root {} under {} (yet); tier rules apply",
+              options_.kubelet_root, options_.cpu_mount);
+  }
+  for (const auto& [path, found] : scan()) {
+    add(path, found);
+  }
+  // The containers of the initial scan may have BPF entries from before this agent started
+  // (pinned maps): their first reading is a baseline, not a tick's worth of delays.
+  for (auto& [id, c] : containers_) {
+    c->baseline_first = true;
+  }
+  log::info(kComponent, "watching {} containers", containers_.size());
+  return ok();
+}
+
+std::optional<Collector::Found> Collector::classify(const std::string& rel) const {
+  std::optional<KubeCgroup> kube = classifyCgroupPath(rel, options_.kubelet_root);
+  std::optional<bpf::Tier> tier = resolveTier(options_.rules, rel, kube);
+  if (!tier) {
+    return std::nullopt;
+  }
+  return Found{*tier, std::move(kube)};
+}
+
+void Collector::scanDir(const std::string& rel, uint32_t depth, uint32_t max_depth,
+                        std::map<std::string, Found>* out) {
+  auto children = fs_.listDirs(joinPath(options_.cpu_mount, rel));
+  if (!children) {
+    if (!isGone(children.error())) {
+      ++stats_.read_errors;
+      if (read_log_.allow()) {
+        log::warn(kComponent, "scan: {}", children.error().message());
+      }
+    }
+    return;
+  }
+  for (const std::string& name : *children) {
+    std::string child = childPath(rel, name);
+    if (auto found = classify(child)) {
+      out->emplace(child, std::move(*found));
+    }
+    if (depth + 1 < max_depth) {
+      scanDir(child, depth + 1, max_depth, out);
+    }
+  }
+}
+
+std::map<std::string, Collector::Found> Collector::scan() {
+  std::map<std::string, Found> out;
+  if (options_.rules.empty()) {
+    // Kubernetes only: qos / pod / container are at most three levels below the root.
+    scanDir(options_.kubelet_root, 0, 3, &out);
+  } else {
+    scanDir("/", 0, options_.max_scan_depth, &out);
+  }
+  return out;
+}
+
+bool Collector::add(const std::string& rel, const Found& found) {
+  if (by_path_.count(rel) != 0) {
+    return true;
+  }
+  auto id = fs_.inode(joinPath(options_.cpu_mount, rel));
+  if (!id) {
+    if (isGone(id.error())) {
+      ++stats_.containers_vanished;
+    } else {
+      ++stats_.read_errors;
+      if (read_log_.allow()) {
+        log::warn(kComponent, "add {}: {}", rel, id.error().message());
+      }
+    }
+    return false;
+  }
+  if (auto it = containers_.find(*id); it != containers_.end()) {
+    // Same cgroup under a path we missed a rename of: keep one entry.
+    by_path_.erase(it->second->view.cgroup);
+    containers_.erase(it);
+  }
+  auto c = std::make_unique<Container>(options_.window_ticks);
+  ContainerView& v = c->view;
+  v.cgroup = rel;
+  v.cgroup_id = *id;
+  v.tier = found.tier;
+  if (found.kube && found.kube->level == KubeCgroup::Level::kContainer) {
+    v.id = found.kube->container_id;
+    v.pod_uid = found.kube->pod_uid;
+    v.name = "pod" + v.pod_uid + "/" + v.id;
+    v.qos = qosName(found.kube->qos);
+    v.runtime = runtimeName(found.kube->runtime);
+  } else {
+    v.id = rel;
+    v.name = rel;
+  }
+  if (auto st = source_.setTier(bpf::CgroupRef{hierarchy(), *id}, found.tier); !st) {
+    ++stats_.bpf_write_errors;
+    if (bpf_log_.allow()) {
+      log::warn(kComponent, "set tier of {}: {}", rel, st.error().message());
+    }
+  }
+  log::debug(kComponent, "watch {} (id {}, tier {})", rel, *id, tierLabel(found.tier));
+  by_path_[rel] = *id;
+  containers_[*id] = std::move(c);
+  ++stats_.containers_added;
+  return true;
+}
+
+void Collector::remove(uint64_t id) {
+  auto it = containers_.find(id);
+  if (it == containers_.end()) {
+    return;
+  }
+  if (auto st = source_.forget(bpf::CgroupRef{hierarchy(), id}); !st && !isGone(st.error())) {
+    ++stats_.bpf_write_errors;
+    if (bpf_log_.allow()) {
+      log::warn(kComponent, "forget {}: {}", it->second->view.cgroup, st.error().message());
+    }
+  }
+  log::debug(kComponent, "unwatch {} (id {})", it->second->view.cgroup, id);
+  by_path_.erase(it->second->view.cgroup);
+  containers_.erase(it);
+  ++stats_.containers_removed;
+}
+
+void Collector::onCgroupEvent(const bpf::CgroupEvent& event) {
+  if (event.kind == bpf::CgroupEvent::Kind::kMkdir) {
+    ++stats_.cgroup_mkdir_events;
+  } else {
+    ++stats_.cgroup_rmdir_events;
+  }
+  if (event.cgroup.hierarchy != hierarchy()) {
+    return;
+  }
+  if (event.kind == bpf::CgroupEvent::Kind::kMkdir) {
+    if (auto found = classify(event.path)) {
+      add(event.path, *found);
+    }
+    return;
+  }
+  auto it = by_path_.find(event.path);
+  // The directory may exist again (removed and re-created before we looked): only drop it when
+  // it is really gone; the inode check of a later resync or mkdir event covers the rest.
+  if (it != by_path_.end() && !fs_.exists(joinPath(options_.cpu_mount, event.path))) {
+    remove(it->second);
+  }
+}
+
+void Collector::onLatencyEvent(const bpf::LatencyEvent& event) {
+  ++stats_.latency_events;
+  auto tier = static_cast<size_t>(event.tier);
+  if (tier < stats_.latency_events_by_tier.size()) {
+    ++stats_.latency_events_by_tier[tier];
+  }
+  if (event.cgroup.hierarchy == hierarchy()) {
+    if (auto it = containers_.find(event.cgroup.id); it != containers_.end()) {
+      ++it->second->view.latency_events;
+    }
+  }
+}
+
+void Collector::resync() {
+  ++stats_.resyncs;
+  std::map<std::string, Found> found = scan();
+  std::vector<uint64_t> gone;
+  for (const auto& [path, id] : by_path_) {
+    auto it = found.find(path);
+    if (it == found.end()) {
+      gone.push_back(id);
+      continue;
+    }
+    // Same path, different cgroup: removed and re-created while we missed the events.
+    auto inode = fs_.inode(joinPath(options_.cpu_mount, path));
+    if (inode && *inode != id) {
+      gone.push_back(id);
+    }
+  }
+  for (uint64_t id : gone) {
+    log::info(kComponent, "resync: {} is gone", containers_[id]->view.cgroup);
+    remove(id);
+    ++stats_.resync_differences;
+  }
+  for (const auto& [path, f] : found) {
+    if (by_path_.count(path) == 0) {
+      if (add(path, f)) {
+        log::info(kComponent, "resync: found {}", path);
+        ++stats_.resync_differences;
+      }
+    }
+  }
+}
+
+void Collector::applySched(Container& c, const bpf::CgroupSchedStats& s) {
+  ContainerView& v = c.view;
+  if (c.have_sched) {
+    const bpf::CgroupSchedStats& p = c.last_sched;
+    v.runq_delta_count = counterDelta(p.count, s.count);
+    v.waited_behind_lower_delta = counterDelta(p.waited_behind_lower, s.waited_behind_lower);
+    c.window.push(histDelta(p.hist, s.hist), v.runq_delta_count, counterDelta(p.sum_ns, s.sum_ns));
+  } else if (!c.baseline_first) {
+    // First entry of a container that appeared while we run: everything in it is new.
+    v.runq_delta_count = s.count;
+    v.waited_behind_lower_delta = s.waited_behind_lower;
+    c.window.push(s.hist, s.count, s.sum_ns);
+  } else {
+    v.runq_delta_count = 0;
+    v.waited_behind_lower_delta = 0;
+    c.window.push(Hist{}, 0, 0);
+  }
+  c.last_sched = s;
+  c.have_sched = true;
+  v.runq_count = s.count;
+  v.runq_sum_ns = s.sum_ns;
+  v.runq_max_ns = s.max_ns;
+  v.preemptions = s.preemptions;
+  v.involuntary_switches = s.involuntary_switches;
+  v.waited_behind_lower = s.waited_behind_lower;
+  v.over_threshold = s.over_threshold;
+}
+
+bool Collector::readCpu(Container& c, int64_t now_ns) {
+  ContainerView& v = c.view;
+  const std::string dir = joinPath(options_.cpu_mount, v.cgroup);
+  Result<CpuStat> stat;
+  auto cpu_stat = fs_.readFile(dir + "/cpu.stat");
+  if (!cpu_stat) {
+    if (isGone(cpu_stat.error())) {
+      return false;
+    }
+    stat = fail(cpu_stat.error());
+  } else if (options_.version == CgroupVersion::kV2) {
+    stat = parseCpuStatV2(*cpu_stat);
+  } else {
+    auto usage = fs_.readFile(joinPath(options_.cpuacct_mount, v.cgroup) + "/cpuacct.usage");
+    if (!usage) {
+      if (isGone(usage.error())) {
+        return false;
+      }
+      stat = fail(usage.error());
+    } else {
+      stat = parseCpuStatV1(*cpu_stat, *usage);
+    }
+  }
+  if (!stat) {
+    ++stats_.read_errors;
+    if (read_log_.allow()) {
+      log::warn(kComponent, "read {}: {}", v.cgroup, stat.error().message());
+    }
+    return true;
+  }
+  if (c.have_cpu && now_ns > c.cpu_read_ns) {
+    double dt = static_cast<double>(now_ns - c.cpu_read_ns);
+    v.usage_cores = static_cast<double>(counterDelta(v.cpu.usage_ns, stat->usage_ns)) / dt;
+    uint64_t periods = counterDelta(v.cpu.nr_periods, stat->nr_periods);
+    uint64_t throttled = counterDelta(v.cpu.nr_throttled, stat->nr_throttled);
+    v.throttled_pct =
+        periods == 0 ? 0.0 : 100.0 * static_cast<double>(throttled) / static_cast<double>(periods);
+  }
+  v.cpu = *stat;
+  v.have_cpu = true;
+  c.have_cpu = true;
+  c.cpu_read_ns = now_ns;
+
+  if (!c.psi_absent) {
+    const std::string& psi_mount =
+        options_.version == CgroupVersion::kV2 ? options_.cpu_mount : options_.cpuacct_mount;
+    auto text = fs_.readFile(joinPath(psi_mount, v.cgroup) + "/cpu.pressure");
+    if (!text) {
+      // No PSI on this kernel/hierarchy (ENOENT, EOPNOTSUPP with psi=0): null, not an error.
+      c.psi_absent = true;
+      v.psi.reset();
+    } else if (auto p = parsePressure(*text)) {
+      v.psi = *p;
+    } else {
+      ++stats_.read_errors;
+      v.psi.reset();
+    }
+  }
+  return true;
+}
+
+void Collector::tick(int64_t now_ns) {
+  auto t0 = std::chrono::steady_clock::now();
+  health_problem_.clear();
+  for (auto& [id, c] : containers_) {
+    c->seen_this_tick = false;
+  }
+  auto stats = source_.readStats();
+  if (stats) {
+    for (const bpf::CgroupSchedStats& s : *stats) {
+      if (s.cgroup.hierarchy != hierarchy()) {
+        continue;
+      }
+      auto it = containers_.find(s.cgroup.id);
+      if (it != containers_.end()) {
+        applySched(*it->second, s);
+        it->second->seen_this_tick = true;
+      }
+    }
+  } else {
+    ++stats_.read_errors;
+    health_problem_ = "read BPF stats: " + stats.error().message();
+    if (bpf_log_.allow()) {
+      log::warn(kComponent, "{}", health_problem_);
+    }
+  }
+  std::vector<uint64_t> vanished;
+  for (auto& [id, c] : containers_) {
+    ContainerView& v = c->view;
+    if (!c->seen_this_tick) {
+      // No BPF entry (no delays yet, or the read failed): the window still moves on.
+      c->window.push(Hist{}, 0, 0);
+      v.runq_delta_count = 0;
+      v.waited_behind_lower_delta = 0;
+    }
+    v.hist_window = c->window.sum();
+    v.p50_ns = histPercentile(v.hist_window, 0.50);
+    v.p90_ns = histPercentile(v.hist_window, 0.90);
+    v.p99_ns = histPercentile(v.hist_window, 0.99);
+    v.mean_ns.reset();
+    if (c->window.count() > 0) {
+      v.mean_ns = c->window.sumNs() / c->window.count();
+    }
+    if (!readCpu(*c, now_ns)) {
+      vanished.push_back(id);
+    }
+  }
+  for (uint64_t id : vanished) {
+    log::debug(kComponent, "{} vanished", containers_[id]->view.cgroup);
+    remove(id);
+    ++stats_.containers_vanished;
+  }
+  ++stats_.ticks;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats_.last_tick_seconds = secs;
+  stats_.max_tick_seconds = std::max(stats_.max_tick_seconds, secs);
+}
+
+std::shared_ptr<Snapshot> Collector::snapshot() const {
+  auto snap = std::make_shared<Snapshot>();
+  snap->containers.reserve(containers_.size());
+  for (const auto& [id, c] : containers_) {
+    snap->containers.push_back(c->view);
+  }
+  std::sort(snap->containers.begin(), snap->containers.end(),
+            [](const ContainerView& a, const ContainerView& b) { return a.cgroup < b.cgroup; });
+  snap->stats = stats_;
+  snap->health_problem = health_problem_;
+  return snap;
+}
+
+}  // namespace colo::agent

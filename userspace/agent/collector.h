@@ -1,0 +1,114 @@
+// Collector: the set of watched containers and their figures.
+//
+// Discovery: one full scan at start(), then cgroup mkdir/rmdir events from BPF, and a slow
+// resync() as a safety net (differences it finds are counted). Each tick() reads, per container,
+// cpu.stat (+ cpuacct.usage on v1) and cpu.pressure through the FileSystem, and the BPF run-queue
+// figures in one batched readStats(). It never walks the cgroup tree in a tick.
+//
+// A container whose cgroup vanishes (ENOENT mid-read) is dropped quietly and counted.
+// Thread-compatibility: one thread (the agent's event loop) owns a Collector.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/cgroup_stats.h"
+#include "agent/histogram.h"
+#include "agent/layout.h"
+#include "agent/snapshot.h"
+#include "agent/tiers.h"
+#include "bpf/sched_probe.h"
+#include "common/cgroup_mounts.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+namespace colo::agent {
+
+struct CollectorOptions {
+  CgroupVersion version = CgroupVersion::kV2;
+  std::string cpu_mount;      // mount point of the hierarchy with the cpu controller
+  std::string cpuacct_mount;  // v1: the cpuacct mount (may equal cpu_mount); unused on v2
+  std::string kubelet_root = "/kubepods";  // relative to cpu_mount
+  std::vector<TierRule> rules;
+  uint32_t window_ticks = 60;
+  // Thresholds written with setThreshold at start(), ns, indexed by tier (0 = none).
+  std::array<uint64_t, bpf::kTierCount> thresholds_ns{};
+  uint32_t max_scan_depth = 16;  // for rule scans of the whole hierarchy
+};
+
+class Collector {
+ public:
+  Collector(const FileSystem& fs, bpf::SchedSource& source, CollectorOptions options);
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Writes the thresholds and scans the tree once. Errors only for broken setup (the cpu mount is
+  // not readable); per-container problems are counted.
+  Status start();
+  // Applies a cgroup event from the BPF ring buffer.
+  void onCgroupEvent(const bpf::CgroupEvent& event);
+  void onLatencyEvent(const bpf::LatencyEvent& event);
+  // Rescans the tree and reconciles the watched set with it.
+  void resync();
+  // Reads every container's figures; `now_ns` is CLOCK_MONOTONIC.
+  void tick(int64_t now_ns);
+  // Builds the snapshot from the last tick's figures (without node/tick metadata).
+  std::shared_ptr<Snapshot> snapshot() const;
+
+  size_t size() const { return containers_.size(); }
+  const AgentStats& stats() const { return stats_; }
+  AgentStats& mutableStats() { return stats_; }
+  const std::string& healthProblem() const { return health_problem_; }
+
+  // Hierarchy of the cgroup ids this collector deals in.
+  bpf::Hierarchy hierarchy() const {
+    return options_.version == CgroupVersion::kV1 ? bpf::Hierarchy::kV1Cpu : bpf::Hierarchy::kV2;
+  }
+
+ private:
+  struct Container {
+    ContainerView view;
+    bool psi_absent = false;  // cpu.pressure missing once: not asked again
+    bool have_cpu = false;
+    int64_t cpu_read_ns = 0;
+    bool have_sched = false;
+    bool baseline_first = false;  // first BPF reading is a baseline (found by the start scan)
+    bpf::CgroupSchedStats last_sched;
+    HistWindow window;
+    bool seen_this_tick = false;
+    explicit Container(uint32_t window_ticks) : window(window_ticks) {}
+  };
+
+  // What a scan found: path -> tier (and classification).
+  struct Found {
+    bpf::Tier tier;
+    std::optional<KubeCgroup> kube;
+  };
+  std::map<std::string, Found> scan();
+  void scanDir(const std::string& rel, uint32_t depth, uint32_t max_depth,
+               std::map<std::string, Found>* out);
+  std::optional<Found> classify(const std::string& rel) const;
+  // Adds the container at `rel` (cgroup path); false when its cgroup is already gone.
+  bool add(const std::string& rel, const Found& found);
+  void remove(uint64_t id);
+  // Reads the cgroup files of `c`; false when the cgroup vanished.
+  bool readCpu(Container& c, int64_t now_ns);
+  void applySched(Container& c, const bpf::CgroupSchedStats& s);
+
+  const FileSystem& fs_;
+  bpf::SchedSource& source_;
+  CollectorOptions options_;
+  std::unordered_map<uint64_t, std::unique_ptr<Container>> containers_;  // by cgroup id
+  std::unordered_map<std::string, uint64_t> by_path_;
+  AgentStats stats_;
+  std::string health_problem_;
+  log::RateLimit read_log_{std::chrono::seconds(10)};
+  log::RateLimit bpf_log_{std::chrono::seconds(10)};
+};
+
+}  // namespace colo::agent

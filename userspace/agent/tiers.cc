@@ -1,0 +1,62 @@
+#include "agent/tiers.h"
+
+#include <fnmatch.h>
+
+#include <cctype>
+
+namespace colo::agent {
+
+std::optional<bpf::Tier> matchTierRule(const std::vector<TierRule>& rules,
+                                       std::string_view cgroup_path) {
+  std::string path(cgroup_path);
+  for (const auto& rule : rules) {
+    if (::fnmatch(rule.match.c_str(), path.c_str(), FNM_PATHNAME) == 0) {
+      return rule.tier;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<bpf::Tier> resolveTier(const std::vector<TierRule>& rules,
+                                     std::string_view cgroup_path,
+                                     const std::optional<KubeCgroup>& kube) {
+  if (auto tier = matchTierRule(rules, cgroup_path)) {
+    return tier;
+  }
+  if (kube && kube->level == KubeCgroup::Level::kContainer) {
+    return kube->qos == QosClass::kBestEffort ? bpf::Tier::kBE : bpf::Tier::kLS;
+  }
+  return std::nullopt;
+}
+
+const char* tierLabel(bpf::Tier tier) {
+  switch (tier) {
+    case bpf::Tier::kBE:
+      return "BE";
+    case bpf::Tier::kLS:
+      return "LS";
+    case bpf::Tier::kLSR:
+      return "LSR";
+    case bpf::Tier::kLSX:
+      return "LSX";
+    case bpf::Tier::kNone:
+      break;
+  }
+  return "none";
+}
+
+bool parseTierLabel(std::string_view text, bpf::Tier* out) {
+  std::string upper(text);
+  for (char& ch : upper) {
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  for (bpf::Tier t : {bpf::Tier::kBE, bpf::Tier::kLS, bpf::Tier::kLSR, bpf::Tier::kLSX}) {
+    if (upper == tierLabel(t)) {
+      *out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace colo::agent
