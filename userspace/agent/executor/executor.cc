@@ -544,6 +544,7 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
   auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '/'); };
   std::vector<std::string> cpusets;
   std::vector<std::string> pending;
+  std::set<std::string> widened;
   for (const auto& p : order) {
     if (baseline_.count(p) == 0) {
       continue;
@@ -561,8 +562,8 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
     }
     std::set<int> both = have;
     both.insert(want.begin(), want.end());
-    if (both != have) {
-      (void)writeLocked(p, formatCpuList(both), reason, true);
+    if (both != have && writeLocked(p, formatCpuList(both), reason, true)) {
+      widened.insert(p);
     }
   }
   std::reverse(cpusets.begin(), cpusets.end());
@@ -586,7 +587,7 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
         continue;
       }
       if (cur && knobMatches(path, old, *cur)) {
-        ++report.already;
+        ++(widened.count(path) != 0 ? report.restored : report.already);
         baseline_.erase(path);
         continue;
       }
