@@ -316,6 +316,10 @@ static __always_inline void emit_latency(struct task_struct *t, bool btf, __u64 
 	bump(COLO_STAT_LATENCY_EVENTS);
 }
 
+/* Timestamps: bpf_ktime_get_ns(). The run queue clock (task->se.cfs_rq->rq->clock) would be three
+ * loads instead of a helper call, but the scheduler skips its update in __schedule() after a
+ * wakeup that preempts the current task (rq_clock_skip_update()), so wakeup and switch read the
+ * same value and short waits measure as 0 ns. */
 static __always_inline int on_wakeup(struct task_struct *t, bool btf)
 {
 	struct colo_task_ctx *tc = task_ctx_get(t, btf, true);

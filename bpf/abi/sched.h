@@ -153,7 +153,7 @@ COLO_STATIC_ASSERT(sizeof(struct colo_cgroup_event) == 16 + sizeof(struct colo_c
 
 /* Per-task state (task storage; pid-keyed hash in the raw_tp fallback). BPF-private. */
 struct colo_task_ctx {
-	__u64 enq_ns;	 /* when the task became runnable (ns), 0 when not waiting */
+	__u64 enq_ns; /* when the task became runnable (CLOCK_MONOTONIC ns), 0 when not waiting */
 	__u64 cgroup_id; /* cgroup id the cached tier belongs to */
 	__u64 tier_gen;	 /* config.tier_gen the cached tier was read at */
 	__u32 tier;	 /* cached enum colo_tier */
@@ -163,7 +163,8 @@ COLO_STATIC_ASSERT(sizeof(struct colo_task_ctx) == 32, "colo_task_ctx layout");
 
 /* Per-CPU state (one-entry per-CPU array). BPF-private. */
 struct colo_cpu_ctx {
-	__u64 last_run_ns[COLO_TIER_SLOTS]; /* last time (ns) a task of each tier left this CPU */
+	__u64 last_run_ns[COLO_TIER_SLOTS]; /* when (CLOCK_MONOTONIC ns) a task of each tier last
+					       left this CPU */
 	__u64 tokens;			    /* rate-limit tokens, in 1e-9 events */
 	__u64 refill_ns;		    /* last token refill (ns) */
 	__u32 cur_tier;			    /* tier of the task running now */

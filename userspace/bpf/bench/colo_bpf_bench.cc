@@ -3,9 +3,13 @@
 // the scheduler cost with and without it.
 #include <gflags/gflags.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
 
 #include "bpf/sched_probe.h"
 #include "common/cgroup_mounts.h"
@@ -14,7 +18,46 @@
 DEFINE_bool(raw_tp, false, "force the raw_tp fallback programs");
 DEFINE_bool(pin, false, "pin the maps under --pin_dir");
 DEFINE_string(pin_dir, "/sys/fs/bpf/colo-bench", "pin directory (with --pin)");
-DEFINE_uint64(threshold_ns, 0, "LS-tier latency event threshold (0: none)");
+DEFINE_uint64(threshold_ns, 5000000, "LS-tier latency event threshold (0: none)");
+DEFINE_bool(classify_own_cgroup, true,
+            "mark this process's cgroup (where the benchmark runs) tier LS, so every event takes "
+            "the full path (tier lookup, lower-tier check, threshold check)");
+
+namespace {
+
+// Inode of this process's cgroup in the attributed hierarchy ("N:cpu:/path" or "0::/path").
+uint64_t ownCgroupId(const colo::CgroupMounts& mounts, bool v2) {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) {
+      continue;
+    }
+    std::string controllers = line.substr(first + 1, second - first - 1);
+    std::string path = line.substr(second + 1);
+    bool match =
+        v2 ? controllers.empty()
+           : (controllers == "cpu" || controllers.starts_with("cpu,") ||
+              controllers.find(",cpu,") != std::string::npos || controllers.ends_with(",cpu"));
+    if (!match) {
+      continue;
+    }
+    auto mount = v2 ? std::optional<std::string>(mounts.unified) : mounts.mountFor("cpu");
+    if (!mount) {
+      return 0;
+    }
+    struct stat st {};
+    if (::stat((*mount + path).c_str(), &st) != 0) {
+      return 0;
+    }
+    return st.st_ino;
+  }
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
@@ -39,6 +82,15 @@ int main(int argc, char** argv) {
   }
   if (FLAGS_threshold_ns > 0) {
     (void)(*probe)->setThreshold(colo::bpf::Tier::kLS, FLAGS_threshold_ns);
+  }
+  if (FLAGS_classify_own_cgroup && mounts) {
+    bool v2 = options.hierarchy == colo::bpf::Hierarchy::kV2;
+    uint64_t id = ownCgroupId(*mounts, v2);
+    if (id == 0) {
+      colo::log::warn("bench", "cannot find this process's cgroup; leaving it unclassified");
+    } else if (auto st = (*probe)->setTier({options.hierarchy, id}, colo::bpf::Tier::kLS); !st) {
+      colo::log::warn("bench", "classify own cgroup: {}", st.error().message());
+    }
   }
   std::printf("ready %s\n", (*probe)->attachMode());
   std::fflush(stdout);
