@@ -46,6 +46,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 hierarchy = COLO_HIER_V1_CPU; /* enum colo_hierarchy attributed to */
 const volatile __s32 watch_hierarchy_id = -1;	   /* cgroup_root.hierarchy_id (v2: 0) */
 const volatile __u32 nr_cpus = 1;		   /* possible CPUs, for the rate limit */
+/* false: tasks of cgroups without a tier are not measured (no clock read, no stats update). */
+const volatile bool track_unclassified = true;
 
 enum {
 	NSEC_PER_SEC = 1000000000,
@@ -324,15 +326,22 @@ static __always_inline int on_wakeup(struct task_struct *t, bool btf)
 {
 	struct colo_task_ctx *tc = task_ctx_get(t, btf, true);
 
-	if (tc)
-		tc->enq_ns = bpf_ktime_get_ns();
+	if (!tc)
+		return 0;
+	if (!track_unclassified) {
+		struct colo_sched_config *cfg = config_get();
+		if (!cfg || task_tier(tc, task_cgroup_id(t, btf), cfg) == COLO_TIER_NONE) {
+			tc->enq_ns = 0;
+			return 0;
+		}
+	}
+	tc->enq_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
 static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 				     struct task_struct *next, bool btf)
 {
-	__u64 now = bpf_ktime_get_ns();
 	__u32 zero = 0;
 	struct colo_cpu_ctx *cc = bpf_map_lookup_elem(&cpu_ctx, &zero);
 	struct colo_sched_config *cfg = config_get();
@@ -342,9 +351,6 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		return 0;
 	}
 
-	/* The task leaving the CPU ran until now. */
-	cc->last_run_ns[cc->cur_tier & COLO_TIER_MASK] = now;
-
 	struct colo_task_ctx *nt = task_ctx_get(next, btf, false);
 	__u64 next_cgid = 0;
 	__u32 next_tier = COLO_TIER_NONE;
@@ -352,25 +358,42 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		next_cgid = task_cgroup_id(next, btf);
 		next_tier = task_tier(nt, next_cgid, cfg);
 	}
+	__u32 prev_tier = cc->cur_tier & COLO_TIER_MASK;
 	cc->cur_tier = next_tier;
+
+	/* The clock is the dearest part (~80 ns in a VM): read it only when something uses it. Slot
+	 * COLO_TIER_NONE of last_run_ns is never read, so an unclassified prev needs no stamp. */
+	__u64 now = 0;
+	if (prev_tier != COLO_TIER_NONE) {
+		now = bpf_ktime_get_ns();
+		cc->last_run_ns[prev_tier] = now; /* the task leaving the CPU ran until now */
+	}
 
 	/* prev leaves while runnable: it waits again from now (involuntary switch). */
 	if (preempt || task_state(prev, btf) == TASK_RUNNING_STATE) {
 		struct colo_task_ctx *pt = task_ctx_get(prev, btf, true);
-		if (pt)
-			pt->enq_ns = now;
 		__u64 prev_cgid = task_cgroup_id(prev, btf);
-		if (!nt)
-			next_cgid = task_cgroup_id(next, btf);
-		if (prev_cgid) {
-			struct colo_cgroup_stats *ps = stats_get(prev_cgid);
-			if (ps) {
-				__sync_fetch_and_add(&ps->involuntary_switches, 1);
-				if (prev_cgid != next_cgid)
-					__sync_fetch_and_add(&ps->preemptions, 1);
+		bool track = track_unclassified ||
+			     (pt && task_tier(pt, prev_cgid, cfg) != COLO_TIER_NONE);
+		if (track) {
+			if (!now)
+				now = bpf_ktime_get_ns();
+			if (pt)
+				pt->enq_ns = now;
+			if (!nt)
+				next_cgid = task_cgroup_id(next, btf);
+			if (prev_cgid) {
+				struct colo_cgroup_stats *ps = stats_get(prev_cgid);
+				if (ps) {
+					__sync_fetch_and_add(&ps->involuntary_switches, 1);
+					if (prev_cgid != next_cgid)
+						__sync_fetch_and_add(&ps->preemptions, 1);
+				}
+			} else {
+				bump(COLO_STAT_READ_ERRORS);
 			}
-		} else {
-			bump(COLO_STAT_READ_ERRORS);
+		} else if (pt) {
+			pt->enq_ns = 0;
 		}
 	}
 
@@ -378,6 +401,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		return 0;
 	__u64 enq = nt->enq_ns;
 	nt->enq_ns = 0;
+	if (!now)
+		now = bpf_ktime_get_ns();
 	if (now < enq)
 		return 0;
 	__u64 delay = now - enq;

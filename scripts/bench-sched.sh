@@ -11,7 +11,9 @@
 # (bpftool prog show): the in-program cost, without the tracepoint dispatch.
 #
 # Usage (root): scripts/bench-sched.sh            env: BUILD_DIR (build), REPS (5),
-#               LOOPS (200000), CPU (last CPU), MODE (tp_btf | raw_tp)
+#               LOOPS (200000), CPU (last CPU), MODE (tp_btf | raw_tp),
+#               LOADER_ARGS (extra colo-bpf-bench flags, e.g. "--track_unclassified=false
+#               --classify_own_cgroup=false" for the early-exit path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -28,7 +30,7 @@ command -v perf >/dev/null || die "perf not installed (apt-get install linux-per
 command -v bpftool >/dev/null || die "bpftool not installed"
 perf bench sched pipe -l 1000 >/dev/null 2>&1 || die "perf bench sched pipe does not run here"
 
-loader_args=()
+read -r -a loader_args <<<"${LOADER_ARGS:-}"
 [[ $MODE == raw_tp ]] && loader_args+=(--raw_tp)
 
 tmp=$(mktemp -d)
@@ -91,18 +93,27 @@ bpftool prog show -j >"$tmp/progs.json"
 stop_loader
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 
-python3 - "$tmp/progs.json" "${without[*]}" "${with[*]}" "$LOOPS" "$CPU" "$MODE" <<'EOF'
+python3 - "$tmp/progs.json" "${without[*]}" "${with[*]}" "$LOOPS" "$CPU" "$MODE" "${LOADER_ARGS:-}" <<'EOF'
 import json, statistics, sys
-progs_path, without, with_, loops, cpu, mode = sys.argv[1:7]
+progs_path, without, with_, loops, cpu, mode, loader = sys.argv[1:8]
 without = [float(x) for x in without.split()]
 with_ = [float(x) for x in with_.split()]
 mw, mb = statistics.median(without), statistics.median(with_)
+# Each repetition runs the two back to back: their ratio cancels most of the drift that other
+# load on the machine causes between repetitions.
+ratios = [b / a for a, b in zip(without, with_)]
+deltas = [(b - a) * 1000 / 4 for a, b in zip(without, with_)]
 print()
-print(f"perf bench sched pipe -l {loops}, pinned to CPU {cpu}, {len(without)} reps each, mode {mode}")
+print(f"perf bench sched pipe -l {loops}, pinned to CPU {cpu}, {len(without)} reps each, mode {mode}, "
+      f"loader args: {loader or '(none)'}")
 print(f"  without programs: median {mw:.3f} usecs/op  (runs: {', '.join(f'{x:.3f}' for x in without)})")
 print(f"  with programs:    median {mb:.3f} usecs/op  (runs: {', '.join(f'{x:.3f}' for x in with_)})")
-print(f"  ratio with/without: {mb / mw:.3f}  (overhead {100 * (mb / mw - 1):+.1f} %)")
-print(f"  cost per scheduler event (4 per round trip): {(mb - mw) * 1000 / 4:.0f} ns")
+print(f"  ratio of medians: {mb / mw:.3f}  (overhead {100 * (mb / mw - 1):+.1f} %), "
+      f"{(mb - mw) * 1000 / 4:.0f} ns per scheduler event (4 per round trip)")
+print(f"  per-repetition ratios: {', '.join(f'{r:.3f}' for r in ratios)}; "
+      f"median {statistics.median(ratios):.3f} (overhead {100 * (statistics.median(ratios) - 1):+.1f} %)")
+print(f"  per-repetition ns/event: {', '.join(f'{d:.0f}' for d in deltas)}; "
+      f"median {statistics.median(deltas):.0f} ns")
 print()
 print("per program (kernel.bpf_stats_enabled=1, one extra run; includes idle time of the loader):")
 for p in json.load(open(progs_path)):

@@ -574,6 +574,7 @@ Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadMode(const Probe
   skel->rodata->hierarchy = static_cast<uint32_t>(options.hierarchy);
   skel->rodata->watch_hierarchy_id = watch_hierarchy_id;
   skel->rodata->nr_cpus = static_cast<uint32_t>(ncpus);
+  skel->rodata->track_unclassified = options.track_unclassified;
 
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, skel->obj) {

@@ -101,6 +101,10 @@ struct ProbeOptions {
   // BPF-side rate limit for latency events: a per-CPU token bucket of max(1, rate / CPUs)
   // events/s holding one second of tokens. 0 suppresses every latency event (still counted).
   uint32_t events_per_sec = 1000;
+  // false: tasks of cgroups without a tier (setTier) are not measured at all: no clock read and
+  // no stats entry for them, the cheapest mode when the agent classifies every container it
+  // watches. true: every cgroup of the hierarchy gets stats.
+  bool track_unclassified = true;
 };
 
 // What the agent needs from the kernel side; tests substitute a fake.

@@ -271,6 +271,28 @@ TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
   EXPECT_GT(bs->preemptions, 0u);
 }
 
+TEST_F(SchedProbeTest, UnclassifiedCgroupsAreSkippedWhenAsked) {
+  ProbeOptions o = options();
+  o.track_unclassified = false;
+  load(o);
+  CgroupRef ls = ref("ls");
+  CgroupRef be = ref("be");
+  ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
+  sleeper("ls");
+  sleeper("be");  // no tier: not measured
+  auto w = window(ls, 200, seconds(10));
+  ASSERT_TRUE(w) << "classified cgroup not measured";
+  EXPECT_FALSE(statsOf(be)) << "unclassified cgroup measured";
+  // Classifying it later starts its measurement (the tier caches see the new generation).
+  ASSERT_TRUE(probe_->setTier(be, Tier::kBE));
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto s = statsOf(be);
+        return s && s->count >= 50;
+      },
+      seconds(10)));
+}
+
 TEST_F(SchedProbeTest, LatencyEventsAboveTheTierThreshold) {
   load(options());
   CgroupRef ls = ref("ls");

@@ -18,6 +18,7 @@
 DEFINE_bool(raw_tp, false, "force the raw_tp fallback programs");
 DEFINE_bool(pin, false, "pin the maps under --pin_dir");
 DEFINE_string(pin_dir, "/sys/fs/bpf/colo-bench", "pin directory (with --pin)");
+DEFINE_bool(track_unclassified, true, "measure cgroups without a tier too");
 DEFINE_uint64(threshold_ns, 5000000, "LS-tier latency event threshold (0: none)");
 DEFINE_bool(classify_own_cgroup, true,
             "mark this process's cgroup (where the benchmark runs) tier LS, so every event takes "
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   options.pin = FLAGS_pin;
   options.pin_dir = FLAGS_pin_dir;
   options.force_raw_tp = FLAGS_raw_tp;
+  options.track_unclassified = FLAGS_track_unclassified;
   auto mounts = colo::detectCgroupMounts();
   if (mounts && mounts->cpuVersion() == colo::CgroupVersion::kV2) {
     options.hierarchy = colo::bpf::Hierarchy::kV2;
