@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# LS wakeup latency next to a BE CPU hog on the same CPU, under each way of telling the kernel
+# "LS preempts BE" on cgroup v1: no policy, BE cpu.shares=2, BE cpu.idle=1, BE cfs quota cap.
+# The arms run interleaved (round-robin, ROUNDS times) so background load hits them alike.
+#
+#   sudo scripts/bench-kmods.sh            # ROUNDS=3 SECS=5 CPU=0 BUILD_DIR=build
+#
+# Needs root, cgroup v1 cpu controller, and colo_wakeup_latency built (target of kmods-free/).
+# Prints a markdown table: LS wakeup latency p50/p99/p99.9/max and the CPU share the BE hog got.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+CPU=${CPU:-0}
+QUOTA_US=${QUOTA_US:-50000}   # quota arm: BE capped at QUOTA_US per 100 ms period
+BUILD_DIR=${BUILD_DIR:-build}
+PROBE=${PROBE:-$BUILD_DIR/kmods-free/colo_wakeup_latency}
+
+[[ $(id -u) -eq 0 ]] || { echo "bench-kmods: run as root" >&2; exit 1; }
+[[ -x $PROBE ]] || { echo "bench-kmods: $PROBE missing: cmake --build $BUILD_DIR --target colo_wakeup_latency" >&2; exit 1; }
+CPUROOT=$(awk '$9 == "cgroup" && $NF ~ /(^|,)cpu(,|$)/ {print $5; exit}' /proc/self/mountinfo)
+[[ -n $CPUROOT ]] || { echo "bench-kmods: no cgroup v1 cpu hierarchy" >&2; exit 1; }
+
+TOP=$CPUROOT/colo-test-bench-kmods-$$
+OUT=$(mktemp -d /tmp/colo-bench-kmods.XXXXXX)
+HOG=""
+cleanup() {
+  [[ -n $HOG ]] && kill -9 "$HOG" 2>/dev/null || true
+  for d in "$TOP/be" "$TOP/ls" "$TOP"; do
+    [[ -d $d ]] || continue
+    while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$d/cgroup.procs"
+    for _ in $(seq 100); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
+  done
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+mkdir -p "$TOP/ls" "$TOP/be"
+# The machine may be busy (parallel builds): give the bench tree the maximum weight against the
+# rest of the root cgroup, so the comparison happens inside it, between LS and BE.
+echo 262144 >"$TOP/cpu.shares"
+
+set_arm() {
+  local be=$TOP/be
+  echo 0 >"$be/cpu.idle"
+  echo 1024 >"$be/cpu.shares"
+  echo -1 >"$be/cpu.cfs_quota_us"
+  case $1 in
+    none) ;;
+    shares2) echo 2 >"$be/cpu.shares" ;;
+    idle) echo 1 >"$be/cpu.idle" ;;
+    quota) echo "$QUOTA_US" >"$be/cpu.cfs_quota_us" ;;
+  esac
+}
+
+# CPU ticks (utime+stime) of a pid.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+ARMS=(none shares2 idle quota)
+declare -A HOGTICKS=()
+for arm in "${ARMS[@]}"; do HOGTICKS[$arm]=0; done
+for round in $(seq "$ROUNDS"); do
+  for arm in "${ARMS[@]}"; do
+    set_arm "$arm"
+    sh -c "echo \$\$ >$TOP/be/cgroup.procs; exec taskset -c $CPU sh -c 'while :; do :; done'" &
+    HOG=$!
+    sleep 0.2
+    t0=$(ticks "$HOG")
+    sh -c "echo \$\$ >$TOP/ls/cgroup.procs; exec $PROBE --cpu $CPU --interval-us 1000 --work-us 50 --duration-s $SECS --out $OUT/$arm.$round" >"$OUT/$arm.$round.summary"
+    t1=$(ticks "$HOG")
+    HOGTICKS[$arm]=$((HOGTICKS[$arm] + t1 - t0))
+    kill -9 "$HOG"; wait "$HOG" 2>/dev/null || true; HOG=""
+    echo "round $round $arm: $(cat "$OUT/$arm.$round.summary")" >&2
+  done
+done
+set_arm none
+
+HZCONF=$({ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null || true; } | grep '^CONFIG_HZ=' || true)
+echo "LS wakeup latency on CPU $CPU with a BE hog pinned to it; $ROUNDS x ${SECS}s per arm, interleaved;"
+echo "LS wakes every 1 ms and works 50 us. Kernel $(uname -r), $(nproc) CPUs, ${HZCONF:-CONFIG_HZ unknown}, load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+HZ=$(getconf CLK_TCK)
+python3 - "$OUT" "$ROUNDS" "$SECS" "$HZ" "${ARMS[@]}" -- "$(for a in "${ARMS[@]}"; do printf '%s ' "${HOGTICKS[$a]}"; done)" <<'PY'
+import sys, os
+args = sys.argv[1:]
+out, rounds, secs, hz = args[0], int(args[1]), float(args[2]), float(args[3])
+sep = args.index("--")
+arms = args[4:sep]
+hog = [int(x) for x in args[sep + 1].split()]
+label = {"none": "no policy (BE shares 1024)", "shares2": "BE cpu.shares=2",
+         "idle": "BE cpu.idle=1", "quota": "BE cfs_quota cap"}
+print("| BE knob | samples | LS p50 (us) | LS p99 (us) | LS p99.9 (us) | LS max (us) | BE CPU share |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for arm, t in zip(arms, hog):
+    v = []
+    for r in range(1, rounds + 1):
+        with open(os.path.join(out, f"{arm}.{r}")) as f:
+            v += [int(x) for x in f]
+    v.sort()
+    p = lambda q: v[min(len(v) - 1, int(q * len(v)))] / 1000
+    share = t / hz / (rounds * secs)
+    print(f"| {label[arm]} | {len(v)} | {p(.5):.0f} | {p(.99):.0f} | {p(.999):.0f} | {v[-1]/1000:.0f} | {share:.0%} |")
+PY
