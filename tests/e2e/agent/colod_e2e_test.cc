@@ -1,0 +1,373 @@
+// colod end to end: the built binary run as a subprocess against a kubelet-shaped tree of real
+// colo-test-* cgroups (--cgroup_root points at it), with a private pin dir and socket.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/http.h"
+#include "support/privileged.h"
+#include "support/test_cgroup.h"
+
+extern char** environ;
+
+namespace colo {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using test::TestCgroupTree;
+
+const std::string kUidBe = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+const std::string kUidLs = "11111111-2222-3333-4444-555555555555";
+const std::string kIdBe(64, 'b');
+const std::string kIdLs(64, 'a');
+const std::string kBeRel = "kubepods/besteffort/pod" + kUidBe + "/" + kIdBe;
+const std::string kLsRel = "kubepods/burstable/pod" + kUidLs + "/" + kIdLs;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Polls `cond` every 50 ms until it holds or `limit` passes.
+template <typename F>
+bool pollUntil(F&& cond, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) {
+      return true;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return cond();
+}
+
+// The colod subprocess; killed (SIGKILL) if still running when destroyed.
+class Colod {
+ public:
+  Colod(const std::vector<std::string>& args, const std::string& log_path) {
+    std::vector<std::string> argv = {COLOD_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) {
+      cargv.push_back(a.data());
+    }
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    if (::posix_spawn(&pid_, COLOD_BIN, &fa, nullptr, cargv.data(), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Colod() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  bool running() {
+    if (exited_) {
+      return false;
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      status_ = status;
+      return false;
+    }
+    return true;
+  }
+  // Waits up to `limit` for the process to exit; its wait status, or nullopt.
+  std::optional<int> waitExit(std::chrono::milliseconds limit) {
+    pollUntil([&] { return !running(); }, limit);
+    if (!exited_) {
+      return std::nullopt;
+    }
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+class ColodE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    COLO_REQUIRE_ROOT();
+    if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+      COLO_SKIP_OR_FAIL("no BTF at /sys/kernel/btf/vmlinux");
+    }
+    auto tree = TestCgroupTree::create("colod");
+    if (!tree) {
+      COLO_SKIP_OR_FAIL("cannot create test cgroups: " + tree.error().message());
+    }
+    tree_.emplace(std::move(*tree));
+    dir_ = fmt::format("/tmp/colo-test-colod-{}", ::getpid());
+    std::filesystem::create_directories(dir_);
+    socket_ = dir_ + "/colod.sock";
+    log_ = dir_ + "/colod.log";
+    pin_dir_ = fmt::format("/sys/fs/bpf/colo-test-{}", ::getpid());
+    ASSERT_TRUE(tree_->mkdir(kBeRel));
+    ASSERT_TRUE(tree_->mkdir(kLsRel));
+  }
+
+  void TearDown() override {
+    colod_.reset();
+    if (HasFailure() && !log_.empty()) {
+      std::cerr << "---- colod log ----\n" << slurp(log_) << "-------------------\n";
+    }
+    tree_.reset();
+    std::error_code ec;
+    if (!pin_dir_.empty()) {
+      std::filesystem::remove_all(pin_dir_, ec);
+    }
+    if (!dir_.empty()) {
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  void startColod(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--cgroup_root=/" + tree_->topName() + "/kubepods",
+        "--api_socket=" + socket_,
+        "--pin_dir=" + pin_dir_,
+        "--tick_ms=200",
+        "--config=" + dir_ + "/absent.yaml",  // a named config must exist: write an empty one
+    };
+    std::ofstream(dir_ + "/absent.yaml") << "# defaults\n";
+    args.insert(args.end(), extra.begin(), extra.end());
+    colod_.emplace(args, log_);
+    ASSERT_GT(colod_->pid(), 0);
+    ASSERT_TRUE(pollUntil([&] { return healthStatus() == 200 || !colod_->running(); }, seconds(20)))
+        << "colod did not become healthy";
+    ASSERT_TRUE(colod_->running()) << "colod exited at start";
+  }
+
+  int healthStatus() {
+    auto client = http::Client::connect("unix:" + socket_, 2000);
+    if (!client) {
+      return -1;
+    }
+    auto resp = client->get("/healthz");
+    return resp ? resp->status : -1;
+  }
+
+  std::optional<json> containers() {
+    auto client = http::Client::connect("unix:" + socket_, 2000);
+    if (!client) {
+      return std::nullopt;
+    }
+    auto resp = client->get("/v1/containers");
+    if (!resp || resp->status != 200) {
+      return std::nullopt;
+    }
+    return json::parse(resp->body, nullptr, false);
+  }
+
+  std::string metrics() {
+    auto client = http::Client::connect("unix:" + socket_, 2000);
+    if (!client) {
+      return {};
+    }
+    auto resp = client->get("/metrics");
+    return resp && resp->status == 200 ? resp->body : std::string();
+  }
+
+  // The container with id `id` in the latest /v1/containers, or nullopt.
+  std::optional<json> container(const std::string& id) {
+    auto all = containers();
+    if (!all || all->is_discarded()) {
+      return std::nullopt;
+    }
+    for (const auto& c : (*all)["containers"]) {
+      if (c["id"] == id) {
+        return c;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<TestCgroupTree> tree_;
+  std::optional<Colod> colod_;
+  std::string dir_, socket_, log_, pin_dir_;
+};
+
+TEST_F(ColodE2eTest, ListsKubeletContainersWithTiersAndFigures) {
+  // A busy BE hog and a sleeping-waking LS probe share CPU 0. Our top cgroup gets a large CPU
+  // weight so that other work on this machine (builds, other tests) does not starve the hog.
+  std::string weight_file = tree_->version() == CgroupVersion::kV1
+                                ? tree_->path("cpu") + "/cpu.shares"
+                                : tree_->path("cpu") + "/cpu.weight";
+  std::ofstream(weight_file) << (tree_->version() == CgroupVersion::kV1 ? "102400" : "10000");
+  ASSERT_TRUE(tree_->spawn(kBeRel, {"sh", "-c", "while :; do :; done"}, 0));
+  ASSERT_TRUE(tree_->spawn(kLsRel, {"sh", "-c", "while :; do sleep 0.02; done"}, 0));
+  ASSERT_NO_FATAL_FAILURE(startColod());
+
+  ASSERT_TRUE(pollUntil([&] { return container(kIdBe) && container(kIdLs); }, seconds(5)));
+  auto be = *container(kIdBe);
+  auto ls = *container(kIdLs);
+  EXPECT_EQ(be["tier"], "BE");
+  EXPECT_EQ(be["qos"], "besteffort");
+  EXPECT_EQ(be["pod_uid"], kUidBe);
+  EXPECT_EQ(ls["tier"], "LS");
+  EXPECT_EQ(ls["qos"], "burstable");
+  EXPECT_EQ(ls["cgroup"], "/" + tree_->topName() + "/" + kLsRel);
+  struct stat st {};
+  ASSERT_EQ(::stat(tree_->path("cpu", kLsRel).c_str(), &st), 0);
+  EXPECT_EQ(ls["cgroup_id"], st.st_ino);
+
+  double best_usage = 0;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto c = container(kIdBe);
+        if (c && c->contains("cpu") && !(*c)["cpu"].is_null()) {
+          best_usage = std::max(best_usage, (*c)["cpu"]["usage_cores"].get<double>());
+        }
+        return best_usage > 0.5;
+      },
+      seconds(20)))
+      << "hog usage never above 0.5 cores, best " << best_usage;
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto since = [&] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::cout << "hog at " << best_usage << " cores\n";
+  uint64_t first_count = (*container(kIdLs))["runq"]["count"].get<uint64_t>();
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto c = container(kIdLs);
+        return c && (*c)["runq"]["count"].get<uint64_t>() > first_count;
+      },
+      seconds(20)))
+      << "LS probe's run-queue count did not grow";
+  std::cout << "runq count grew after " << since() << " ms\n";
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto c = container(kIdLs);
+        return c && (*c)["waited_behind_lower"].get<uint64_t>() > 0;
+      },
+      seconds(20)))
+      << "LS probe never counted as waiting behind the BE hog";
+  std::cout << "waited_behind_lower > 0 after " << since() << " ms\n";
+  auto c = *container(kIdLs);
+  EXPECT_FALSE(c["runq"]["p99_ns"].is_null());
+
+  std::string m = metrics();
+  EXPECT_NE(m.find("# TYPE colo_agent_tick_duration_seconds gauge"), std::string::npos);
+  EXPECT_NE(m.find("colo_container_cpu_usage_cores{container=\"" + kIdBe), std::string::npos);
+  EXPECT_NE(m.find("colo_agent_containers{tier=\"BE\"} 1"), std::string::npos);
+}
+
+TEST_F(ColodE2eTest, ContainerCreatedAfterStartAppearsAndGoesWithoutRescan) {
+  ASSERT_NO_FATAL_FAILURE(startColod({"--resync_interval_s=86400"}));
+  ASSERT_TRUE(pollUntil([&] { return container(kIdLs).has_value(); }, seconds(5)));
+  const std::string id(64, 'c');
+  const std::string rel = "kubepods/besteffort/pod" + kUidBe + "/" + id;
+  ASSERT_TRUE(tree_->mkdir(rel));
+  // A few ticks (200 ms each), with a wide margin.
+  EXPECT_TRUE(pollUntil([&] { return container(id).has_value(); }, seconds(3)))
+      << "new container not listed";
+  auto c = container(id);
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c)["tier"], "BE");
+  ASSERT_TRUE(tree_->rmdir(rel));
+  EXPECT_TRUE(pollUntil([&] { return !container(id).has_value() && container(kIdLs); }, seconds(3)))
+      << "removed container still listed";
+  std::string m = metrics();
+  EXPECT_NE(m.find("colo_agent_resyncs_total 0"), std::string::npos) << "found by a rescan";
+  EXPECT_EQ(m.find("colo_agent_cgroup_events_total{kind=\"mkdir\"} 0\n"), std::string::npos);
+}
+
+TEST_F(ColodE2eTest, SurvivesCgroupsVanishingMidRead) {
+  ASSERT_NO_FATAL_FAILURE(startColod({"--tick_ms=100", "--resync_interval_s=1"}));
+  // Containers come and go as fast as we can make them while the agent ticks and resyncs: some
+  // vanish between discovery and a read.
+  for (int round = 0; round < 200; ++round) {
+    std::string rel = fmt::format("kubepods/burstable/pod{}/{:064x}", kUidLs, round + 1);
+    ASSERT_TRUE(tree_->mkdir(rel));
+    if (round % 10 == 0) {
+      std::this_thread::sleep_for(milliseconds(20));  // let some of them be seen first
+    }
+    ASSERT_TRUE(tree_->rmdir(rel));
+    ASSERT_TRUE(colod_->running()) << "colod died at round " << round;
+  }
+  EXPECT_TRUE(pollUntil([&] { return healthStatus() == 200; }, seconds(5)));
+  EXPECT_TRUE(colod_->running());
+  // Only the two stable containers remain.
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto all = containers();
+        return all && !all->is_discarded() && (*all)["containers"].size() == 2;
+      },
+      seconds(5)));
+}
+
+TEST_F(ColodE2eTest, SigtermExitsZeroPromptly) {
+  ASSERT_NO_FATAL_FAILURE(startColod());
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(colod_->pid(), SIGTERM), 0);
+  auto status = colod_->waitExit(seconds(5));
+  ASSERT_TRUE(status) << "colod still running 5 s after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(2));
+  EXPECT_FALSE(std::filesystem::exists(socket_)) << "socket left behind";
+}
+
+// Runs the binary to completion with `args`; returns (wait status, output).
+std::pair<int, std::string> runColod(const std::vector<std::string>& args) {
+  std::string log = fmt::format("/tmp/colo-test-colod-flags-{}.log", ::getpid());
+  Colod c(args, log);
+  auto status = c.waitExit(seconds(10));
+  std::string out = slurp(log);
+  ::unlink(log.c_str());
+  return {status ? *status : -1, out};
+}
+
+TEST(ColodFlagsTest, BadValuesExitNonZeroNamingTheKey) {
+  auto [status, out] = runColod({"--tick_ms=50"});
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_NE(out.find("flag --tick_ms: must be between 100 and 60000, got 50"), std::string::npos)
+      << out;
+
+  std::string cfg = fmt::format("/tmp/colo-test-colod-{}.yaml", ::getpid());
+  std::ofstream(cfg) << "window_ticks: 0\n";
+  std::tie(status, out) = runColod({"--config=" + cfg});
+  ::unlink(cfg.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_NE(out.find("config " + cfg + ": window_ticks: must be between 1 and 3600, got 0"),
+            std::string::npos)
+      << out;
+
+  std::tie(status, out) = runColod({"--config=/nonexistent/colod.yaml"});
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_NE(out.find("config /nonexistent/colod.yaml"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace colo
