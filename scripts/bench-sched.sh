@@ -8,7 +8,8 @@
 # (2 sched_wakeup + 2 sched_switch), so
 #   ns/event = (usecs/op with - usecs/op without) * 1000 / 4.
 # Then one more run with kernel.bpf_stats_enabled=1 reads run_time_ns/run_cnt of each program
-# (bpftool prog show): the in-program cost, without the tracepoint dispatch.
+# (the loader prints them at exit, as `bpftool prog show` would): the in-program cost, without the
+# tracepoint dispatch. Without perf, colo-pingpong (same ping-pong) is used.
 #
 # Usage (root): scripts/bench-sched.sh            env: BUILD_DIR (build), REPS (5),
 #               LOOPS (200000), CPU (last CPU), MODE (tp_btf | raw_tp),
@@ -22,13 +23,17 @@ LOOPS=${LOOPS:-200000}
 CPU=${CPU:-$(($(nproc) - 1))}
 MODE=${MODE:-tp_btf}
 LOADER="$BUILD_DIR/userspace/bpf/colo-bpf-bench"
+PINGPONG_BIN="$BUILD_DIR/userspace/bpf/colo-pingpong"
 
 die() { echo "bench-sched: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "run as root (loads BPF programs)"
 [[ -x $LOADER ]] || die "no $LOADER: build it first (cmake --build $BUILD_DIR --target colo-bpf-bench)"
-command -v perf >/dev/null || die "perf not installed (apt-get install linux-perf)"
-command -v bpftool >/dev/null || die "bpftool not installed"
-perf bench sched pipe -l 1000 >/dev/null 2>&1 || die "perf bench sched pipe does not run here"
+if command -v perf >/dev/null && perf bench sched pipe -l 1000 >/dev/null 2>&1; then
+  PINGPONG="perf bench sched pipe"
+else
+  [[ -x $PINGPONG_BIN ]] || die "neither perf (apt-get install linux-perf) nor $PINGPONG_BIN"
+  PINGPONG="colo-pingpong"
+fi
 
 read -r -a loader_args <<<"${LOADER_ARGS:-}"
 [[ $MODE == raw_tp ]] && loader_args+=(--raw_tp)
@@ -62,8 +67,11 @@ stop_loader() {
 
 # usecs/op of one ping-pong run
 pingpong() {
-  taskset -c "$CPU" perf bench sched pipe -l "$LOOPS" 2>/dev/null |
-    awk '/usecs\/op/ {print $1}'
+  if [[ $PINGPONG == colo-pingpong ]]; then
+    taskset -c "$CPU" "$PINGPONG_BIN" "$LOOPS"
+  else
+    taskset -c "$CPU" perf bench sched pipe -l "$LOOPS" 2>/dev/null
+  fi | awk '/usecs\/op/ {print $1}'
 }
 
 sysctl -qw kernel.bpf_stats_enabled=0
@@ -88,14 +96,13 @@ done
 # Per-program cost with bpf_stats_enabled.
 sysctl -qw kernel.bpf_stats_enabled=1
 start_loader
-taskset -c "$CPU" perf bench sched pipe -l "$LOOPS" >/dev/null 2>&1
-bpftool prog show -j >"$tmp/progs.json"
+pingpong >/dev/null
 stop_loader
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 
-python3 - "$tmp/progs.json" "${without[*]}" "${with[*]}" "$LOOPS" "$CPU" "$MODE" "${LOADER_ARGS:-}" <<'EOF'
+python3 - "$tmp/loader.out" "${without[*]}" "${with[*]}" "$LOOPS" "$CPU" "$MODE" "${LOADER_ARGS:-}" "$PINGPONG" <<'EOF'
 import json, statistics, sys
-progs_path, without, with_, loops, cpu, mode, loader = sys.argv[1:8]
+progs_path, without, with_, loops, cpu, mode, loader, pingpong = sys.argv[1:9]
 without = [float(x) for x in without.split()]
 with_ = [float(x) for x in with_.split()]
 mw, mb = statistics.median(without), statistics.median(with_)
@@ -104,7 +111,7 @@ mw, mb = statistics.median(without), statistics.median(with_)
 ratios = [b / a for a, b in zip(without, with_)]
 deltas = [(b - a) * 1000 / 4 for a, b in zip(without, with_)]
 print()
-print(f"perf bench sched pipe -l {loops}, pinned to CPU {cpu}, {len(without)} reps each, mode {mode}, "
+print(f"{pingpong} -l {loops}, pinned to CPU {cpu}, {len(without)} reps each, mode {mode}, "
       f"loader args: {loader or '(none)'}")
 print(f"  without programs: median {mw:.3f} usecs/op  (runs: {', '.join(f'{x:.3f}' for x in without)})")
 print(f"  with programs:    median {mb:.3f} usecs/op  (runs: {', '.join(f'{x:.3f}' for x in with_)})")
@@ -116,12 +123,11 @@ print(f"  per-repetition ns/event: {', '.join(f'{d:.0f}' for d in deltas)}; "
       f"median {statistics.median(deltas):.0f} ns")
 print()
 print("per program (kernel.bpf_stats_enabled=1, one extra run; includes idle time of the loader):")
-for p in json.load(open(progs_path)):
-    name = p.get("name", "")
-    if not name.startswith("sched_"):
+for line in open(progs_path):
+    f = line.split()
+    if len(f) != 6 or f[0] != "prog":
         continue
-    cnt = p.get("run_cnt", 0)
-    ns = p.get("run_time_ns", 0)
+    name, cnt, ns = f[1], int(f[3]), int(f[5])
     if cnt:
         print(f"  {name:<16} run_cnt {cnt:>10}  run_time_ns {ns:>12}  {ns / cnt:6.0f} ns/event")
 EOF

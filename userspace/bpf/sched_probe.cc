@@ -730,6 +730,23 @@ Result<std::vector<CgroupName>> SchedProbe::readCgroupNames() {
   return impl_->fds.readCgroupNames();
 }
 
+Result<std::vector<ProgramStats>> SchedProbe::programStats() const {
+  std::vector<ProgramStats> out;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, impl_->skel->obj) {
+    if (!bpf_program__autoload(prog)) {
+      continue;
+    }
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0) {
+      return failErrno(errno, fmt::format("inspect program {}", bpf_program__name(prog)));
+    }
+    out.push_back(ProgramStats{bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+  }
+  return out;
+}
+
 int SchedProbe::eventFd() const { return ring_buffer__epoll_fd(impl_->events.get()); }
 
 Status SchedProbe::consumeEvents(const std::function<void(const LatencyEvent&)>& on_latency,

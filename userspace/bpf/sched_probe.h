@@ -92,6 +92,13 @@ struct ProbeCounters {
   uint64_t cgroup_events = 0;             // mkdir/rmdir events pushed on the ring buffer
 };
 
+// Run-time statistics of one loaded BPF program (kernel.bpf_stats_enabled=1 fills them).
+struct ProgramStats {
+  std::string name;
+  uint64_t run_cnt = 0;      // times it ran
+  uint64_t run_time_ns = 0;  // total time spent in it (ns)
+};
+
 struct ProbeOptions {
   std::string pin_dir = "/sys/fs/bpf/colo";
   bool pin = true;  // pin maps (a restarted agent reuses them if the ABI matches)
@@ -134,6 +141,8 @@ class SchedProbe final : public SchedSource {
   Status setThreshold(Tier tier, uint64_t threshold_ns) override;
   Result<ProbeCounters> counters();
   Result<std::vector<CgroupName>> readCgroupNames();
+  // run_cnt/run_time_ns of each attached program (zero unless kernel.bpf_stats_enabled=1).
+  Result<std::vector<ProgramStats>> programStats() const;
 
   // Ring buffer fd for epoll; consumeEvents() drains it without blocking.
   int eventFd() const;

@@ -105,5 +105,11 @@ int main(int argc, char** argv) {
         c->latency_events, c->events_dropped_ratelimit, c->storage_errors, c->read_errors,
         c->stats_map_full);
   }
+  if (auto progs = (*probe)->programStats()) {
+    for (const auto& p : *progs) {
+      std::printf("prog %s run_cnt %lu run_time_ns %lu\n", p.name.c_str(), p.run_cnt,
+                  p.run_time_ns);
+    }
+  }
   return 0;
 }
