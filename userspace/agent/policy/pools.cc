@@ -85,8 +85,7 @@ const PoolLayout& PoolAllocator::allocate(const NodeSnapshot& snap, const Policy
     return nullptr;
   };
 
-  // Containers by tier, sorted by id so the layout is deterministic; those that already hold
-  // CPUs go first so a newcomer never takes a running container's cores.
+  // Containers by tier, sorted by id so the layout is deterministic.
   std::vector<const ContainerSample*> lsx;
   std::vector<const ContainerSample*> lsr;
   for (const auto& c : snap.containers) {
@@ -96,40 +95,53 @@ const PoolLayout& PoolAllocator::allocate(const NodeSnapshot& snap, const Policy
       lsr.push_back(&c);
     }
   }
-  auto order = [](const std::map<std::string, std::vector<int>>& prev) {
-    return [&prev](const ContainerSample* a, const ContainerSample* b) {
-      bool ha = prev.contains(a->id);
-      bool hb = prev.contains(b->id);
-      if (ha != hb) {
-        return ha;
-      }
-      return a->id < b->id;
-    };
-  };
-  std::sort(lsx.begin(), lsx.end(), order(layout_.lsx));
-  std::sort(lsr.begin(), lsr.end(), order(layout_.lsr));
+  auto by_id = [](const ContainerSample* a, const ContainerSample* b) { return a->id < b->id; };
+  std::sort(lsx.begin(), lsx.end(), by_id);
+  std::sort(lsr.begin(), lsr.end(), by_id);
 
-  // LSX: whole cores from the top of the CPU range down.
+  // Pass 1: every container keeps its previous CPUs when they still fit its size, so a
+  // newcomer (of either tier) never takes a running container's cores.
+  std::map<std::string, std::vector<int>> kept_lsx;
+  std::map<std::string, std::vector<int>> kept_lsr;
+  for (const auto* c : lsx) {
+    auto prev = layout_.lsx.find(c->id);
+    if (prev == layout_.lsx.end()) {
+      continue;
+    }
+    const auto& cpus = prev->second;
+    int want = wantedCpus(*c, cfg.pools.lsx_default_cpus);
+    const Core* first = whole_core_of(cpus.front());
+    int core_size = first ? static_cast<int>(first->cpus.size()) : 1;
+    bool whole = std::all_of(cpus.begin(), cpus.end(), [&](int cpu) {
+      const Core* core = whole_core_of(cpu);
+      return core != nullptr && core->whole;
+    });
+    // Whole, free, and no more than one core over the size it asks for now.
+    int n = static_cast<int>(cpus.size());
+    if (whole && all_free(cpus) && n >= want && n < want + core_size && budget() >= n) {
+      take(cpus);
+      kept_lsx[c->id] = cpus;
+    }
+  }
+  for (const auto* c : lsr) {
+    auto prev = layout_.lsr.find(c->id);
+    if (prev == layout_.lsr.end()) {
+      continue;
+    }
+    int n = static_cast<int>(prev->second.size());
+    if (n == wantedCpus(*c, cfg.pools.lsr_default_cpus) && all_free(prev->second) &&
+        budget() >= n) {
+      take(prev->second);
+      kept_lsr[c->id] = prev->second;
+    }
+  }
+
+  // Pass 2: the others. LSX: whole cores from the top of the CPU range down.
   for (const auto* c : lsx) {
     int want = wantedCpus(*c, cfg.pools.lsx_default_cpus);
     std::vector<int> got;
-    auto prev = layout_.lsx.find(c->id);
-    if (prev != layout_.lsx.end() && all_free(prev->second) &&
-        static_cast<int>(prev->second.size()) >= want &&
-        budget() >= static_cast<int>(prev->second.size())) {
-      // Keep the old cores if they are still whole, free and not more than one core too many.
-      bool whole = std::all_of(prev->second.begin(), prev->second.end(), [&](int cpu) {
-        const Core* core = whole_core_of(cpu);
-        return core != nullptr && core->whole;
-      });
-      const Core* first = whole_core_of(prev->second.front());
-      int core_size = first ? static_cast<int>(first->cpus.size()) : 1;
-      if (whole && static_cast<int>(prev->second.size()) < want + core_size) {
-        got = prev->second;
-      }
-    }
-    if (!got.empty()) {
-      take(got);
+    if (auto k = kept_lsx.find(c->id); k != kept_lsx.end()) {
+      got = k->second;
     } else {
       for (auto it = cores.rbegin(); it != cores.rend() && static_cast<int>(got.size()) < want;
            ++it) {
@@ -155,24 +167,19 @@ const PoolLayout& PoolAllocator::allocate(const NodeSnapshot& snap, const Policy
   for (const auto* c : lsr) {
     int want = wantedCpus(*c, cfg.pools.lsr_default_cpus);
     std::vector<int> got;
-    auto prev = layout_.lsr.find(c->id);
-    if (prev != layout_.lsr.end() && static_cast<int>(prev->second.size()) == want &&
-        all_free(prev->second) && budget() >= want) {
-      got = prev->second;
+    if (auto k = kept_lsr.find(c->id); k != kept_lsr.end()) {
+      got = k->second;
     } else {
-      int can = std::min(want, std::max(0, budget()));
-      for (auto it = cores.rbegin(); it != cores.rend() && static_cast<int>(got.size()) < can;
-           ++it) {
-        for (auto cpu = it->cpus.rbegin();
-             cpu != it->cpus.rend() && static_cast<int>(got.size()) < can; ++cpu) {
-          if (free_cpus.contains(*cpu) && std::find(got.begin(), got.end(), *cpu) == got.end()) {
+      for (auto it = cores.rbegin(); it != cores.rend(); ++it) {
+        for (auto cpu = it->cpus.rbegin(); cpu != it->cpus.rend(); ++cpu) {
+          if (static_cast<int>(got.size()) < want && budget() > 0 && free_cpus.contains(*cpu)) {
             got.push_back(*cpu);
+            free_cpus.erase(*cpu);
           }
         }
       }
     }
     std::sort(got.begin(), got.end());
-    take(got);
     if (static_cast<int>(got.size()) < want) {
       next.shortfalls.push_back(
           fmt::format("LSR {} wants {} CPUs, got {}", c->id, want, got.size()));
