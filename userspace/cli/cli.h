@@ -1,6 +1,6 @@
 // coloctl's command line: `coloctl [global flags] <command> [flags] [args]`.
 //
-// Adding a command is one entry in the table in commands.cc plus a function
+// Adding a command is one entry in the table in command_table.cc plus a function
 // `int runX(const CliContext&, const Args&)`; parsing, --help and usage errors come from the entry.
 //
 // Exit codes: 0 ok; 1 usage (unknown command or flag, bad argument, no such container);
@@ -71,8 +71,11 @@ struct Command {
   int (*run)(const CliContext&, const Args&) = nullptr;
 };
 
-// The command table (commands.cc).
-const std::vector<Command>& commands();
+// The commands colo_cli implements itself: maps, top, hist (commands.cc).
+const std::vector<Command>& coreCommands();
+// coloctl's whole table: the core commands plus those implemented in other libraries
+// (command_table.cc, linked into the coloctl binary only).
+const std::vector<Command>& coloctlCommands();
 // Flags every command accepts: --pin_dir, --socket, --json, --help.
 const std::vector<FlagSpec>& globalFlags();
 

@@ -2,7 +2,7 @@
 
 namespace colo::cli {
 
-const std::vector<Command>& commands() {
+const std::vector<Command>& coreCommands() {
   static const std::vector<Command> kCommands = {
       {
           .name = "maps",

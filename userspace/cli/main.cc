@@ -13,5 +13,5 @@ int main(int argc, char** argv) {
   ctx.out = &std::cout;
   ctx.err = &std::cerr;
   ctx.env = &env;
-  return colo::cli::runCli(args, colo::cli::commands(), ctx);
+  return colo::cli::runCli(args, colo::cli::coloctlCommands(), ctx);
 }

@@ -120,7 +120,7 @@ struct World {
     ctx.out = &out;
     ctx.err = &err;
     ctx.env = &env;
-    return runCli(argv, commands(), ctx);
+    return runCli(argv, coreCommands(), ctx);
   }
 };
 

@@ -1,0 +1,60 @@
+// coloctl's command table. A new command is one entry here (name, usage, flags, run function);
+// its run function may live in any library coloctl links.
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/features_cmd.h"
+#include "cli/revisions_cmd.h"
+
+namespace colo::cli {
+namespace {
+
+// features and revisions return 1 when the kernel or the state directory stands in the way;
+// their arguments were already checked by the parser, so that is coloctl's exit code 2.
+int systemOnFailure(int code) { return code == 0 ? kExitOk : kExitSystem; }
+
+int runFeaturesCommand(const CliContext& ctx, const Args&) {
+  return systemOnFailure(runFeatures(ctx.json, *ctx.out));
+}
+
+int runRevisionsCommand(const CliContext& ctx, const Args& args) {
+  return systemOnFailure(runRevisions(args.str("state_dir"), ctx.json, *ctx.out));
+}
+
+int runRollbackCommand(const CliContext& ctx, const Args& args) {
+  return runRollback(args.str("state_dir"), args.positional.at(0), *ctx.out);
+}
+
+const FlagSpec kStateDir = {"state_dir", FlagType::kString, "/var/lib/colo",
+                            "colod's state directory (the executor's journal)"};
+
+}  // namespace
+
+const std::vector<Command>& coloctlCommands() {
+  static const std::vector<Command> kTable = [] {
+    std::vector<Command> table = coreCommands();
+    table.push_back({
+        .name = "features",
+        .summary = "what enforcement this kernel offers (kmods-free feature probe)",
+        .run = runFeaturesCommand,
+    });
+    table.push_back({
+        .name = "revisions",
+        .summary = "the cgroup writes colod made, as journaled revisions",
+        .flags = {kStateDir},
+        .run = runRevisionsCommand,
+    });
+    table.push_back({
+        .name = "rollback",
+        .args_usage = "<revision>|all",
+        .summary = "undo one revision, or every change colo made (stop colod first)",
+        .flags = {kStateDir},
+        .min_args = 1,
+        .max_args = 1,
+        .run = runRollbackCommand,
+    });
+    return table;
+  }();
+  return kTable;
+}
+
+}  // namespace colo::cli
