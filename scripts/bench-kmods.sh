@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # LS wakeup latency next to a BE CPU hog on the same CPU, under each way of telling the kernel
-# "LS preempts BE" on cgroup v1: no policy, BE cpu.shares=2, BE cpu.idle=1, BE cfs quota cap.
-# The arms run interleaved (round-robin, ROUNDS times) so background load hits them alike.
+# "LS preempts BE" on cgroup v1: no policy, BE cpu.shares=2, BE cpu.idle=1, BE cfs quota cap;
+# then the same on a kubelet-shaped tree (LS pod under burstable/, BE pod under besteffort/ with
+# kubelet's shares=2): kubelet alone, and kubelet + colo's pod-level cpu.idle=1.
+# The arms run interleaved, in a fresh random order each round, so background load hits them
+# alike; the table gives pooled percentiles and the median over rounds of each round's p99.
 #
-#   sudo scripts/bench-kmods.sh            # ROUNDS=3 SECS=5 CPU=0 BUILD_DIR=build
+#   sudo scripts/bench-kmods.sh            # ROUNDS=10 SECS=2 CPU=0 BUILD_DIR=build
 #
 # Needs root, cgroup v1 cpu controller, and colo_wakeup_latency built (target of kmods-free/).
 # Prints a markdown table: LS wakeup latency p50/p99/p99.9/max and the CPU share the BE hog got.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}
-SECS=${SECS:-5}
+ROUNDS=${ROUNDS:-10}
+SECS=${SECS:-2}
 CPU=${CPU:-0}
 QUOTA_US=${QUOTA_US:-50000}   # quota arm: BE capped at QUOTA_US per 100 ms period
 BUILD_DIR=${BUILD_DIR:-build}
@@ -26,7 +29,8 @@ OUT=$(mktemp -d /tmp/colo-bench-kmods.XXXXXX)
 HOG=""
 cleanup() {
   [[ -n $HOG ]] && kill -9 "$HOG" 2>/dev/null || true
-  for d in "$TOP/be" "$TOP/ls" "$TOP"; do
+  for d in "$TOP/kp/besteffort/podbe" "$TOP/kp/besteffort" "$TOP/kp/burstable/podls" \
+    "$TOP/kp/burstable" "$TOP/kp" "$TOP/be" "$TOP/ls" "$TOP"; do
     [[ -d $d ]] || continue
     while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$d/cgroup.procs"
     for _ in $(seq 100); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
@@ -34,17 +38,28 @@ cleanup() {
   rm -rf "$OUT"
 }
 trap cleanup EXIT
-mkdir -p "$TOP/ls" "$TOP/be"
+mkdir -p "$TOP/ls" "$TOP/be" "$TOP/kp/burstable/podls" "$TOP/kp/besteffort/podbe"
 # The machine may be busy (parallel builds): give the bench tree the maximum weight against the
 # rest of the root cgroup, so the comparison happens inside it, between LS and BE.
 echo 262144 >"$TOP/cpu.shares"
 
+# set_arm ARM: sets the knobs and LS_CG/BE_CG, the cgroups the probe and the hog go to.
 set_arm() {
   local be=$TOP/be
+  LS_CG=$TOP/ls
+  BE_CG=$be
   echo 0 >"$be/cpu.idle"
   echo 1024 >"$be/cpu.shares"
   echo -1 >"$be/cpu.cfs_quota_us"
+  echo 0 >"$TOP/kp/besteffort/podbe/cpu.idle"
+  echo 2 >"$TOP/kp/besteffort/cpu.shares"      # what kubelet writes
+  echo 2 >"$TOP/kp/besteffort/podbe/cpu.shares"
   case $1 in
+    kube | kube-idle)
+      LS_CG=$TOP/kp/burstable/podls
+      BE_CG=$TOP/kp/besteffort/podbe
+      if [[ $1 == kube-idle ]]; then echo 1 >"$BE_CG/cpu.idle"; fi
+      ;;
     none) ;;
     shares2) echo 2 >"$be/cpu.shares" ;;
     idle) echo 1 >"$be/cpu.idle" ;;
@@ -55,17 +70,17 @@ set_arm() {
 # CPU ticks (utime+stime) of a pid.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-ARMS=(none shares2 idle quota)
+ARMS=(none shares2 idle quota kube kube-idle)
 declare -A HOGTICKS=()
 for arm in "${ARMS[@]}"; do HOGTICKS[$arm]=0; done
 for round in $(seq "$ROUNDS"); do
-  for arm in "${ARMS[@]}"; do
+  for arm in $(printf '%s\n' "${ARMS[@]}" | shuf); do
     set_arm "$arm"
-    sh -c "echo \$\$ >$TOP/be/cgroup.procs; exec taskset -c $CPU sh -c 'while :; do :; done'" &
+    sh -c "echo \$\$ >$BE_CG/cgroup.procs; exec taskset -c $CPU sh -c 'while :; do :; done'" &
     HOG=$!
     sleep 0.2
     t0=$(ticks "$HOG")
-    sh -c "echo \$\$ >$TOP/ls/cgroup.procs; exec $PROBE --cpu $CPU --interval-us 1000 --work-us 50 --duration-s $SECS --out $OUT/$arm.$round" >"$OUT/$arm.$round.summary"
+    sh -c "echo \$\$ >$LS_CG/cgroup.procs; exec $PROBE --cpu $CPU --interval-us 1000 --work-us 50 --duration-s $SECS --out $OUT/$arm.$round" >"$OUT/$arm.$round.summary"
     t1=$(ticks "$HOG")
     HOGTICKS[$arm]=$((HOGTICKS[$arm] + t1 - t0))
     kill -9 "$HOG"; wait "$HOG" 2>/dev/null || true; HOG=""
@@ -75,7 +90,7 @@ done
 set_arm none
 
 HZCONF=$({ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null || true; } | grep '^CONFIG_HZ=' || true)
-echo "LS wakeup latency on CPU $CPU with a BE hog pinned to it; $ROUNDS x ${SECS}s per arm, interleaved;"
+echo "LS wakeup latency on CPU $CPU with a BE hog pinned to it; $ROUNDS x ${SECS}s per arm, interleaved in random order;"
 echo "LS wakes every 1 ms and works 50 us. Kernel $(uname -r), $(nproc) CPUs, ${HZCONF:-CONFIG_HZ unknown}, load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 HZ=$(getconf CLK_TCK)
@@ -87,16 +102,23 @@ sep = args.index("--")
 arms = args[4:sep]
 hog = [int(x) for x in args[sep + 1].split()]
 label = {"none": "no policy (BE shares 1024)", "shares2": "BE cpu.shares=2",
-         "idle": "BE cpu.idle=1", "quota": "BE cfs_quota cap"}
-print("| BE knob | samples | LS p50 (us) | LS p99 (us) | LS p99.9 (us) | LS max (us) | BE CPU share |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+         "idle": "BE cpu.idle=1", "quota": "BE cfs_quota cap",
+         "kube": "kubelet tree: besteffort shares=2", "kube-idle": "kubelet tree + BE pod cpu.idle=1"}
+def pct(v, q):
+    return v[min(len(v) - 1, int(q * len(v)))] / 1000
+print("| BE knob | samples | LS p50 (us) | LS p99 (us) | LS p99.9 (us) | LS max (us) | median round p99 (us) | BE CPU share |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for arm, t in zip(arms, hog):
     v = []
+    round_p99 = []
     for r in range(1, rounds + 1):
         with open(os.path.join(out, f"{arm}.{r}")) as f:
-            v += [int(x) for x in f]
+            rv = sorted(int(x) for x in f)
+        round_p99.append(pct(rv, .99))
+        v += rv
     v.sort()
-    p = lambda q: v[min(len(v) - 1, int(q * len(v)))] / 1000
+    round_p99.sort()
     share = t / hz / (rounds * secs)
-    print(f"| {label[arm]} | {len(v)} | {p(.5):.0f} | {p(.99):.0f} | {p(.999):.0f} | {v[-1]/1000:.0f} | {share:.0%} |")
+    print(f"| {label[arm]} | {len(v)} | {pct(v, .5):.0f} | {pct(v, .99):.0f} | {pct(v, .999):.0f} | "
+          f"{v[-1]/1000:.0f} | {round_p99[len(round_p99) // 2]:.0f} | {share:.0%} |")
 PY
