@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -137,6 +138,13 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
                              : "/kubepods";
   }
   copts.rules = config.tier_rules;
+  copts.cache_fds = true;
+  // Up to three cached descriptors per container: take the hard limit of open files.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   copts.window_ticks = config.window_ticks;
   for (int t = 0; t < bpf::kTierCount; ++t) {
     copts.thresholds_ns[t] = config.latency_threshold_us[t] * 1000;

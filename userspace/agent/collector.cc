@@ -1,5 +1,8 @@
 #include "agent/collector.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -255,11 +258,43 @@ void Collector::applySched(Container& c, const bpf::CgroupSchedStats& s) {
   v.over_threshold = s.over_threshold;
 }
 
+Result<std::string> Collector::readCgroupFile(const std::string& path, UniqueFd* cache) const {
+  if (!options_.cache_fds) {
+    return fs_.readFile(path);
+  }
+  if (!cache->valid()) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        return fs_.readFile(path);  // out of descriptors: still correct, only slower
+      }
+      return failErrno(errno, "open " + path);
+    }
+    cache->reset(fd);
+  }
+  // cgroup files are small: one pread at offset 0 returns all of it (seq_file restarts there).
+  char buf[4096];
+  ssize_t n;
+  do {
+    n = ::pread(cache->get(), buf, sizeof(buf), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int err = errno;
+    cache->reset();
+    return failErrno(err, "read " + path);
+  }
+  if (static_cast<size_t>(n) == sizeof(buf)) {
+    cache->reset();  // larger than expected: read it whole the slow way
+    return fs_.readFile(path);
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 bool Collector::readCpu(Container& c, int64_t now_ns) {
   ContainerView& v = c.view;
   const std::string dir = joinPath(options_.cpu_mount, v.cgroup);
   Result<CpuStat> stat;
-  auto cpu_stat = fs_.readFile(dir + "/cpu.stat");
+  auto cpu_stat = readCgroupFile(dir + "/cpu.stat", &c.stat_fd);
   if (!cpu_stat) {
     if (isGone(cpu_stat.error())) {
       return false;
@@ -268,7 +303,8 @@ bool Collector::readCpu(Container& c, int64_t now_ns) {
   } else if (options_.version == CgroupVersion::kV2) {
     stat = parseCpuStatV2(*cpu_stat);
   } else {
-    auto usage = fs_.readFile(joinPath(options_.cpuacct_mount, v.cgroup) + "/cpuacct.usage");
+    auto usage =
+        readCgroupFile(joinPath(options_.cpuacct_mount, v.cgroup) + "/cpuacct.usage", &c.usage_fd);
     if (!usage) {
       if (isGone(usage.error())) {
         return false;
@@ -301,7 +337,7 @@ bool Collector::readCpu(Container& c, int64_t now_ns) {
   if (!c.psi_absent) {
     const std::string& psi_mount =
         options_.version == CgroupVersion::kV2 ? options_.cpu_mount : options_.cpuacct_mount;
-    auto text = fs_.readFile(joinPath(psi_mount, v.cgroup) + "/cpu.pressure");
+    auto text = readCgroupFile(joinPath(psi_mount, v.cgroup) + "/cpu.pressure", &c.psi_fd);
     if (!text) {
       // No PSI on this kernel/hierarchy (ENOENT, EOPNOTSUPP with psi=0): null, not an error.
       c.psi_absent = true;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "fake_sched.h"
@@ -577,6 +579,57 @@ TEST(CollectorTest, LatencyEventsAreCountedPerContainerAndTier) {
   EXPECT_EQ(col.stats().latency_events, 3u);
   EXPECT_EQ(col.stats().latency_events_by_tier[static_cast<int>(Tier::kLS)], 3u);
   EXPECT_EQ(find(*col.snapshot(), kLsPath)->latency_events, 2u);
+}
+
+}  // namespace
+}  // namespace colo::agent
+
+namespace colo::agent {
+namespace {
+
+// The cached-descriptor path (what colod uses on the real kernel), on plain files: rewrites in
+// place are seen through the kept descriptors, and a cgroup gone before its first read is dropped.
+TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
+  char tmpl[] = "/tmp/colo-agent-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  const std::string cpu = root + "/cpu";
+  const std::string cpuacct = root + "/cpuacct";
+  const std::string a = "/kubepods/besteffort/pod" + kUidBe + "/" + kIdBe;
+  const std::string b = "/kubepods/burstable/pod" + kUidLs + "/" + kIdLs;
+  auto write = [](const std::string& path, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream(path, std::ios::trunc) << text;  // same inode: the kept fd sees it
+  };
+  for (const std::string& rel : {a, b}) {
+    write(cpu + rel + "/cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n");
+    write(cpuacct + rel + "/cpuacct.usage", "0\n");
+  }
+  RealFs fs;
+  FakeSched sched;
+  CollectorOptions o;
+  o.version = CgroupVersion::kV1;
+  o.cpu_mount = cpu;
+  o.cpuacct_mount = cpuacct;
+  o.cache_fds = true;
+  Collector col(fs, sched, o);
+  ASSERT_TRUE(col.start());
+  ASSERT_EQ(col.size(), 2u);
+  std::filesystem::remove_all(cpu + b);  // gone before the first read
+  col.tick(kSec);
+  EXPECT_EQ(col.size(), 1u);
+  EXPECT_EQ(col.stats().containers_vanished, 1u);
+  write(cpu + a + "/cpu.stat", "nr_periods 10\nnr_throttled 5\nthrottled_time 7\n");
+  write(cpuacct + a + "/cpuacct.usage", "250000000\n");
+  col.tick(kSec + kSec / 2);
+  auto snap = col.snapshot();
+  ASSERT_EQ(snap->containers.size(), 1u);
+  const ContainerView& v = snap->containers[0];
+  EXPECT_NEAR(v.usage_cores, 0.5, 1e-9);
+  EXPECT_NEAR(v.throttled_pct, 50.0, 1e-9);
+  EXPECT_EQ(v.cpu.throttled_ns, 7u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
