@@ -724,6 +724,15 @@ Status SchedProbe::setThreshold(Tier tier, uint64_t threshold_ns) {
   return impl_->fds.writeConfig(*cfg);
 }
 
+Status SchedProbe::setEventsPerSec(uint32_t events_per_sec) {
+  auto cfg = impl_->fds.readConfig();
+  if (!cfg) {
+    return fail(cfg.error());
+  }
+  cfg->events_per_sec = events_per_sec;
+  return impl_->fds.writeConfig(*cfg);
+}
+
 Result<ProbeCounters> SchedProbe::counters() { return impl_->fds.readCounters(); }
 
 Result<std::vector<CgroupName>> SchedProbe::readCgroupNames() {

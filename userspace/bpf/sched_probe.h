@@ -139,6 +139,8 @@ class SchedProbe final : public SchedSource {
   Status setTier(CgroupRef cgroup, Tier tier) override;
   Status forget(CgroupRef cgroup) override;
   Status setThreshold(Tier tier, uint64_t threshold_ns) override;
+  // Changes the BPF-side latency event rate limit at run time (see ProbeOptions).
+  Status setEventsPerSec(uint32_t events_per_sec);
   Result<ProbeCounters> counters();
   Result<std::vector<CgroupName>> readCgroupNames();
   // run_cnt/run_time_ns of each attached program (zero unless kernel.bpf_stats_enabled=1).

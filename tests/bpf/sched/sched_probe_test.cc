@@ -352,9 +352,8 @@ TEST_F(SchedProbeTest, LatencyEventsAboveTheTierThreshold) {
 }
 
 TEST_F(SchedProbeTest, RateLimitCapsLatencyEvents) {
-  ProbeOptions o = options();
-  o.events_per_sec = 2;
-  load(o);
+  load(options());
+  ASSERT_TRUE(probe_->setEventsPerSec(2));  // a run-time knob: takes effect without a reload
   CgroupRef ls = ref("ls");
   ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
   ASSERT_TRUE(probe_->setThreshold(Tier::kLS, 1));  // every measured delay is over it
