@@ -908,8 +908,10 @@ struct Client::Impl {
   UniqueFd fd;
   SSL_CTX* ssl_ctx = nullptr;
   SSL* ssl = nullptr;
-  std::string buf;     // bytes read past the previous response
-  bool fresh = false;  // connected and not yet used
+  std::string buf;       // bytes read past the previous response
+  bool fresh = false;    // connected and not yet used
+  std::mutex fd_mu;      // guards fd replacement against abort()
+  bool aborted = false;  // under fd_mu
 
   ~Impl() {
     dropConnection();
@@ -922,8 +924,18 @@ struct Client::Impl {
       SSL_free(ssl);
       ssl = nullptr;
     }
+    std::lock_guard<std::mutex> lock(fd_mu);
     fd.reset();
     buf.clear();
+  }
+  // Publishes a connected socket, unless abort() came first.
+  Status adopt(UniqueFd s) {
+    std::lock_guard<std::mutex> lock(fd_mu);
+    if (aborted) {
+      return failErrno(ECANCELED, "connect: client aborted");
+    }
+    fd = std::move(s);
+    return ok();
   }
   Status setupTls();
   Status open();
@@ -1032,14 +1044,15 @@ Status Client::Impl::open() {
       return failInvalid(fmt::format("connect {}: path too long", address));
     }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    fd = UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd.valid()) {
+    UniqueFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!s.valid()) {
       return failErrno(errno, "socket");
     }
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      int err = errno;
-      fd.reset();
-      return failErrno(err, fmt::format("connect {}", address));
+    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      return failErrno(errno, fmt::format("connect {}", address));
+    }
+    if (auto st = adopt(std::move(s)); !st) {
+      return st;
     }
     setTimeout(timeout);
     fresh = true;
@@ -1089,7 +1102,9 @@ Status Client::Impl::open() {
     fcntl(s.get(), F_SETFL, flags & ~O_NONBLOCK);
     int one = 1;
     setsockopt(s.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fd = std::move(s);
+    if (auto st = adopt(std::move(s)); !st) {
+      return st;
+    }
     break;
   }
   if (!fd.valid()) {
@@ -1374,6 +1389,14 @@ Result<ClientResponse> Client::Impl::readResponse(
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void Client::abort() {
+  std::lock_guard<std::mutex> lock(impl_->fd_mu);
+  impl_->aborted = true;
+  if (impl_->fd.valid()) {
+    ::shutdown(impl_->fd.get(), SHUT_RDWR);
+  }
+}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 Client::~Client() = default;

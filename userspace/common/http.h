@@ -109,6 +109,10 @@ class Client {
   Result<int> stream(std::string_view path, const std::function<bool(std::string_view)>& on_data,
                      int idle_timeout_ms);
 
+  // Thread-safe: shuts the connection down so that a request or stream blocked in another
+  // thread returns an error now (used to stop a watch). The client refuses all use afterwards.
+  void abort();
+
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;
   ~Client();

@@ -1,0 +1,57 @@
+#include "extender/config.h"
+
+#include <gtest/gtest.h>
+
+namespace colo::extender {
+namespace {
+
+TEST(Config, DefaultsWhenEmpty) {
+  auto c = parseConfig("");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->max_metrics_age_s, 60);
+  EXPECT_EQ(c->load_aware.weight, 3);
+}
+
+TEST(Config, ParsesEveryPlugin) {
+  auto c = parseConfig(R"(
+maxMetricsAgeSeconds: 30
+colocationLabel: example.com/colo
+colocationLabelValue: "yes"
+plugins:
+  safetyWatermark: {enabled: true, checkMemory: false}
+  colocationGate: {enabled: false}
+  beFit: {enabled: true}
+  loadAware: {weight: 5, nowWeight: 1, peakWeight: 0}
+  balance: {weight: 0}
+  coolDown: {weight: 4, windowSeconds: 10, penaltyPerWin: 0.25, defaultPodCpuMillis: 200}
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->max_metrics_age_s, 30);
+  EXPECT_EQ(c->colocation_label, "example.com/colo");
+  EXPECT_EQ(c->colocation_label_value, "yes");
+  EXPECT_FALSE(c->safety_watermark.check_memory);
+  EXPECT_FALSE(c->colocation_gate.enabled);
+  EXPECT_EQ(c->load_aware.weight, 5);
+  EXPECT_EQ(c->balance.weight, 0);
+  EXPECT_EQ(c->cool_down.window_s, 10);
+  EXPECT_DOUBLE_EQ(c->cool_down.penalty_per_win, 0.25);
+  EXPECT_EQ(c->cool_down.default_pod_cpu_m, 200);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  auto typo = parseConfig("plugins:\n  loadAware: {wieght: 3}\n");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message().find("plugins.loadAware.wieght: unknown key"), std::string::npos)
+      << typo.error().message();
+  auto type = parseConfig("maxMetricsAgeSeconds: soon\n");
+  ASSERT_FALSE(type.has_value());
+  EXPECT_NE(type.error().message().find("maxMetricsAgeSeconds: expected an integer"),
+            std::string::npos)
+      << type.error().message();
+  EXPECT_FALSE(parseConfig("plugins:\n  balance: {weight: -1}\n").has_value());
+  EXPECT_FALSE(parseConfig("a: [").has_value());
+  EXPECT_FALSE(loadConfig("/nonexistent/colo.yaml").has_value());
+}
+
+}  // namespace
+}  // namespace colo::extender

@@ -1,0 +1,315 @@
+#include "extender/extender.h"
+
+#include <fmt/format.h>
+#include <time.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "extender/json_writer.h"
+#include "extender/request.h"
+
+namespace colo::extender {
+namespace {
+
+int64_t monotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+http::Response textResponse(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  r.body += '\n';
+  return r;
+}
+
+log::RateLimit g_bad_request_log{std::chrono::seconds(10)};
+
+// Per-thread parse state: the parser's buffers are reused across requests.
+struct ThreadState {
+  ArgsParser parser;
+  ParsedArgs args;
+  std::vector<NodeView> views;
+  std::vector<Placements::Summary> placed;
+  std::vector<int64_t> scores;
+  std::string label, label_value;
+  std::string reason;
+};
+
+ThreadState& threadState(const Config& c) {
+  thread_local ThreadState ts;
+  if (ts.label != c.colocation_label || ts.label_value != c.colocation_label_value) {
+    ts.parser = ArgsParser(c.colocation_label, c.colocation_label_value);
+    ts.label = c.colocation_label;
+    ts.label_value = c.colocation_label_value;
+  }
+  return ts;
+}
+
+}  // namespace
+
+int64_t Extender::wallClockMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+Extender::Extender(Config config, std::string url_prefix, NodeCache* cache, Clock clock)
+    : config_(std::move(config)),
+      prefix_(std::move(url_prefix)),
+      cache_(cache),
+      clock_(std::move(clock)),
+      plugins_(config_, &metrics_, &placements_) {
+  while (!prefix_.empty() && prefix_.back() == '/') {
+    prefix_.pop_back();
+  }
+  if (!prefix_.empty() && prefix_.front() != '/') {
+    prefix_.insert(prefix_.begin(), '/');
+  }
+  if (cache_ == nullptr) {
+    metrics_.cache_nodes.store(-1);
+  }
+}
+
+http::Response Extender::handle(const http::Request& request) {
+  std::string_view path = request.path;
+  Verb verb = Verb::kOther;
+  http::Response resp;
+  if (path.starts_with(prefix_) && path.size() > prefix_.size() && path[prefix_.size()] == '/') {
+    std::string_view verb_name = path.substr(prefix_.size() + 1);
+    if (verb_name == "filter") {
+      verb = Verb::kFilter;
+    } else if (verb_name == "prioritize") {
+      verb = Verb::kPrioritize;
+    }
+  }
+  if (verb == Verb::kOther) {
+    if (path == "/healthz") {
+      verb = Verb::kHealthz;
+    } else if (path == "/metrics") {
+      verb = Verb::kMetrics;
+    }
+  }
+  switch (verb) {
+    case Verb::kFilter:
+    case Verb::kPrioritize:
+      if (request.method != "POST") {
+        resp = textResponse(405, fmt::format("{} needs POST", path));
+        resp.headers.emplace_back("Allow", "POST");
+        break;
+      }
+      resp = verb == Verb::kFilter ? filter(request.body, request.body.capacity())
+                                   : prioritize(request.body, request.body.capacity());
+      break;
+    case Verb::kHealthz:
+      if (cache_ != nullptr && !cache_->synced()) {
+        resp = textResponse(503, "node cache not synced with the Kubernetes API yet");
+      } else {
+        resp = textResponse(200, "ok");
+      }
+      break;
+    case Verb::kMetrics:
+      if (cache_ != nullptr) {
+        metrics_.cache_nodes.store(static_cast<int64_t>(cache_->size()));
+        metrics_.cache_synced.store(cache_->synced() ? 1 : 0);
+      }
+      resp.content_type = "text/plain; version=0.0.4";
+      resp.body = metrics_.render();
+      break;
+    default:
+      resp = textResponse(404, fmt::format("no route for {} {}; the extender serves POST "
+                                           "{}/filter, POST {}/prioritize, /healthz, /metrics",
+                                           request.method, path, prefix_, prefix_));
+  }
+  metrics_.countRequest(verb, resp.status);
+  return resp;
+}
+
+http::Response Extender::filter(std::string_view body, size_t capacity) {
+  int64_t start = monotonicNs();
+  ThreadState& ts = threadState(config_);
+  if (auto st = ts.parser.parse(body, capacity, &ts.args); !st) {
+    if (g_bad_request_log.allow()) {
+      log::warn("extender", "filter: bad request: {}", st.error().message());
+    }
+    return textResponse(400, fmt::format("bad ExtenderArgs: {}", st.error().message()));
+  }
+  const int64_t now = clock_();
+  ParsedArgs& args = ts.args;
+  std::string out;
+  auto run = [&](std::span<NodeView> views) {
+    for (NodeView& v : views) {
+      v.state = plugins_.classify(v.entry, now);
+    }
+    plugins_.placedOn(views, now, &ts.placed);
+    // Verdicts: collect the failing ones; everything else passes.
+    std::string failed, unresolvable;
+    JsonWriter fw(&failed), uw(&unresolvable);
+    std::vector<uint8_t> pass(views.size(), 1);
+    for (size_t i = 0; i < views.size(); ++i) {
+      FilterVerdict verdict = plugins_.filter(args.pod, views[i], ts.placed[i]);
+      if (verdict.kind == FilterVerdict::kPass) {
+        continue;
+      }
+      pass[i] = 0;
+      std::string& into = verdict.kind == FilterVerdict::kFail ? failed : unresolvable;
+      JsonWriter& w = verdict.kind == FilterVerdict::kFail ? fw : uw;
+      if (!into.empty()) {
+        w.ch(',');
+      }
+      w.key(views[i].name);
+      ts.reason.clear();
+      verdict.appendReason(config_, &ts.reason);
+      w.str(ts.reason);
+    }
+    out.reserve(args.nodes_mode ? body.size() + 256 : views.size() * 24 + 256);
+    JsonWriter w(&out);
+    if (args.nodes_mode) {
+      w.raw(R"({"Nodes":{"metadata":{},"items":[)");
+      bool first = true;
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (pass[i]) {
+          if (!first) {
+            w.ch(',');
+          }
+          first = false;
+          w.raw(views[i].raw_json);
+        }
+      }
+      w.raw(R"(]},"NodeNames":null,"FailedNodes":{)");
+    } else {
+      w.raw(R"({"Nodes":null,"NodeNames":[)");
+      bool first = true;
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (pass[i]) {
+          if (!first) {
+            w.ch(',');
+          }
+          first = false;
+          w.str(views[i].name);
+        }
+      }
+      w.raw(R"(],"FailedNodes":{)");
+    }
+    w.raw(failed);
+    w.raw(R"(},"FailedAndUnresolvableNodes":{)");
+    w.raw(unresolvable);
+    w.raw(R"(},"Error":""})");
+  };
+  ts.views.clear();
+  if (args.nodes_mode) {
+    ts.views.reserve(args.nodes.size());
+    for (const auto& item : args.nodes) {
+      ts.views.push_back(NodeView{item.entry.name, &item.entry, MetricsState::kMissing, item.raw});
+    }
+    run(ts.views);
+  } else {
+    ts.views.reserve(args.names.size());
+    auto fill_and_run = [&](const NodeCache::Map* map) {
+      for (std::string_view name : args.names) {
+        const NodeEntry* e = nullptr;
+        if (map != nullptr) {
+          auto it = map->find(name);
+          if (it != map->end()) {
+            e = &it->second;
+          }
+        }
+        if (e == nullptr) {
+          metrics_.unknown_nodes.fetch_add(1, std::memory_order_relaxed);
+        }
+        ts.views.push_back(NodeView{name, e, MetricsState::kMissing, {}});
+      }
+      run(ts.views);
+    };
+    if (cache_ != nullptr) {
+      cache_->read([&](const NodeCache::Map& map) { fill_and_run(&map); });
+    } else {
+      fill_and_run(nullptr);
+    }
+  }
+  metrics_.latency[0].observe(monotonicNs() - start);
+  http::Response r;
+  r.body = std::move(out);
+  return r;
+}
+
+http::Response Extender::prioritize(std::string_view body, size_t capacity) {
+  int64_t start = monotonicNs();
+  ThreadState& ts = threadState(config_);
+  if (auto st = ts.parser.parse(body, capacity, &ts.args); !st) {
+    if (g_bad_request_log.allow()) {
+      log::warn("extender", "prioritize: bad request: {}", st.error().message());
+    }
+    return textResponse(400, fmt::format("bad ExtenderArgs: {}", st.error().message()));
+  }
+  const int64_t now = clock_();
+  ParsedArgs& args = ts.args;
+  std::string out;
+  auto run = [&](std::span<NodeView> views) {
+    for (NodeView& v : views) {
+      v.state = plugins_.classify(v.entry, now);
+    }
+    plugins_.score(args.pod, views, now, &ts.scores);
+    out.reserve(views.size() * 32 + 16);
+    JsonWriter w(&out);
+    w.ch('[');
+    for (size_t i = 0; i < views.size(); ++i) {
+      if (i > 0) {
+        w.ch(',');
+      }
+      w.raw(R"({"Host":)");
+      w.str(views[i].name);
+      w.raw(R"(,"Score":)");
+      w.num(ts.scores[i]);
+      w.ch('}');
+    }
+    w.ch(']');
+  };
+  ts.views.clear();
+  if (args.nodes_mode) {
+    for (const auto& item : args.nodes) {
+      ts.views.push_back(NodeView{item.entry.name, &item.entry, MetricsState::kMissing, {}});
+    }
+    run(ts.views);
+  } else {
+    auto fill_and_run = [&](const NodeCache::Map* map) {
+      for (std::string_view name : args.names) {
+        const NodeEntry* e = nullptr;
+        if (map != nullptr) {
+          auto it = map->find(name);
+          if (it != map->end()) {
+            e = &it->second;
+          }
+        }
+        if (e == nullptr) {
+          metrics_.unknown_nodes.fetch_add(1, std::memory_order_relaxed);
+        }
+        ts.views.push_back(NodeView{name, e, MetricsState::kMissing, {}});
+      }
+      run(ts.views);
+    };
+    if (cache_ != nullptr) {
+      cache_->read([&](const NodeCache::Map& map) { fill_and_run(&map); });
+    } else {
+      fill_and_run(nullptr);
+    }
+  }
+  // Forget placements that can no longer matter, about once a second.
+  int64_t next = next_prune_ms_.load(std::memory_order_relaxed);
+  if (now >= next && next_prune_ms_.compare_exchange_strong(next, now + 1000)) {
+    int64_t keep =
+        std::max<int64_t>(int64_t{config_.cool_down.window_s}, int64_t{config_.max_metrics_age_s}) *
+        1000;
+    placements_.prune(now, keep);
+  }
+  metrics_.latency[1].observe(monotonicNs() - start);
+  http::Response r;
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace colo::extender

@@ -1,0 +1,48 @@
+// Extender: the HTTP handler behind colo-extender. Routes <prefix>/filter and
+// <prefix>/prioritize (kube-scheduler's extender protocol, k8s.io/kube-scheduler/extender/v1),
+// /healthz and /metrics. Thread-safe: one instance serves every HTTP worker.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/http.h"
+#include "extender/config.h"
+#include "extender/metrics.h"
+#include "extender/node_cache.h"
+#include "extender/plugins.h"
+
+namespace colo::extender {
+
+class Extender {
+ public:
+  using Clock = std::function<int64_t()>;  // unix time, milliseconds
+  static int64_t wallClockMs();
+
+  // `cache` serves NodeNames requests (nodeCacheCapable: true); it may be null when the
+  // scheduler sends full Nodes, and then NodeNames requests score every node neutrally.
+  Extender(Config config, std::string url_prefix, NodeCache* cache, Clock clock = wallClockMs);
+
+  http::Response handle(const http::Request& request);
+  ExtenderMetrics& metrics() { return metrics_; }
+  const Config& config() const { return config_; }
+
+  // The verbs without HTTP, for tests and the in-process benchmark. `body` needs
+  // simdjson::SIMDJSON_PADDING readable bytes past its end within `capacity`.
+  http::Response filter(std::string_view body, size_t capacity);
+  http::Response prioritize(std::string_view body, size_t capacity);
+
+ private:
+  Config config_;
+  std::string prefix_;
+  NodeCache* cache_;
+  Clock clock_;
+  ExtenderMetrics metrics_;
+  Placements placements_;
+  Plugins plugins_;
+  std::atomic<int64_t> next_prune_ms_{0};
+};
+
+}  // namespace colo::extender

@@ -1,0 +1,358 @@
+#include "extender/plugins.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/log.h"
+
+namespace colo::extender {
+namespace {
+
+log::RateLimit g_stale_log{std::chrono::seconds(30)};
+
+int64_t podCpuEstimate(const PodInfo& pod, const Config& c) {
+  int64_t v = pod.cpu_request_m > 0 ? pod.cpu_request_m : pod.be_cpu_m + pod.ot_cpu_m;
+  return v > 0 ? v : c.cool_down.default_pod_cpu_m;
+}
+
+int64_t podMemoryEstimate(const PodInfo& pod, const Config& c) {
+  int64_t v = pod.memory_request_bytes > 0 ? pod.memory_request_bytes : pod.be_memory_bytes;
+  return v > 0 ? v : c.cool_down.default_pod_memory_bytes;
+}
+
+std::string millicores(int64_t m) {
+  if (m % 1000 == 0) {
+    return fmt::format("{}", m / 1000);
+  }
+  return fmt::format("{}m", m);
+}
+
+std::string bytesText(int64_t b) {
+  if (b >= (1ll << 30)) {
+    return fmt::format("{:.1f}Gi", static_cast<double>(b) / (1ll << 30));
+  }
+  if (b >= (1ll << 20)) {
+    return fmt::format("{:.0f}Mi", static_cast<double>(b) / (1ll << 20));
+  }
+  return fmt::format("{}", b);
+}
+
+}  // namespace
+
+void FilterVerdict::appendReason(const Config& c, std::string* out) const {
+  auto it = std::back_inserter(*out);
+  switch (why) {
+    case Why::kNone:
+      break;
+    case Why::kNotOpen:
+      fmt::format_to(it,
+                     "colo: node is not open to colocation (needs label {}={}) and the pod "
+                     "requests colo.io BE/OT resources",
+                     c.colocation_label, c.colocation_label_value);
+      break;
+    case Why::kUnknownNode:
+      fmt::format_to(it,
+                     "colo: node unknown to colo-extender's node cache (not synced yet?); "
+                     "cannot check its {} label",
+                     c.colocation_label);
+      break;
+    case Why::kLatencyGuard:
+      fmt::format_to(it, "colo: LS latency guard active on the node (run-queue p99 {}us)", value);
+      break;
+    case Why::kCpuOverWatermark:
+      fmt::format_to(it, "colo: node CPU usage {}% is over its safety watermark {}%", value, limit);
+      break;
+    case Why::kMemoryOverWatermark:
+      fmt::format_to(it, "colo: node memory usage {}% is over its safety watermark {}%", value,
+                     limit);
+      break;
+    case Why::kBeCpu:
+      fmt::format_to(it, "colo: BE CPU left {} < requested colo.io/be-cpu {}", millicores(value),
+                     millicores(limit));
+      break;
+    case Why::kBeMemory:
+      fmt::format_to(it, "colo: BE memory left {} < requested colo.io/be-memory {}",
+                     bytesText(value), bytesText(limit));
+      break;
+    case Why::kOtCpu:
+      fmt::format_to(it, "colo: OT CPU left {} < requested colo.io/ot-cpu {}", millicores(value),
+                     millicores(limit));
+      break;
+  }
+}
+
+void Placements::record(std::string_view node, Placement p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_node_.find(node);
+  if (it == by_node_.end()) {
+    it = by_node_.emplace(std::string(node), std::deque<Placement>{}).first;
+  }
+  it->second.push_back(p);
+  if (it->second.size() > 4096) {
+    it->second.pop_front();  // bound memory under a pathological burst
+  }
+}
+
+Placements::Summary Placements::summarize(std::string_view node, int64_t now_ms, int64_t window_ms,
+                                          int64_t since_ms) const {
+  Summary s;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_node_.find(node);
+  if (it == by_node_.end()) {
+    return s;
+  }
+  for (const Placement& p : it->second) {
+    int64_t age = now_ms - p.at_ms;
+    if (age >= 0 && age < window_ms) {
+      s.penalty += 1.0 - static_cast<double>(age) / static_cast<double>(window_ms);
+    }
+    if (p.at_ms > since_ms) {
+      s.cpu_m += p.cpu_m;
+      s.memory_bytes += p.memory_bytes;
+      s.be_cpu_m += p.be_cpu_m;
+      s.be_memory_bytes += p.be_memory_bytes;
+    }
+  }
+  return s;
+}
+
+void Placements::summarizeMany(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
+                               std::vector<Summary>* out) const {
+  out->assign(nodes.size(), Summary{});
+  std::lock_guard<std::mutex> lock(mu_);
+  if (by_node_.empty()) {
+    return;
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto it = by_node_.find(nodes[i].name);
+    if (it == by_node_.end()) {
+      continue;
+    }
+    const NodeView& n = nodes[i];
+    int64_t since = n.state == MetricsState::kOk ? n.entry->metrics.timestamp_ms : now_ms;
+    Summary& s = (*out)[i];
+    for (const Placement& p : it->second) {
+      int64_t age = now_ms - p.at_ms;
+      if (age >= 0 && age < window_ms) {
+        s.penalty += 1.0 - static_cast<double>(age) / static_cast<double>(window_ms);
+      }
+      if (p.at_ms > since) {
+        s.cpu_m += p.cpu_m;
+        s.memory_bytes += p.memory_bytes;
+        s.be_cpu_m += p.be_cpu_m;
+        s.be_memory_bytes += p.be_memory_bytes;
+      }
+    }
+  }
+}
+
+void Placements::prune(int64_t now_ms, int64_t keep_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = by_node_.begin(); it != by_node_.end();) {
+    auto& q = it->second;
+    while (!q.empty() && now_ms - q.front().at_ms > keep_ms) {
+      q.pop_front();
+    }
+    it = q.empty() ? by_node_.erase(it) : std::next(it);
+  }
+}
+
+MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms) const {
+  MetricsState s;
+  std::string_view why;
+  if (entry == nullptr) {
+    s = MetricsState::kMissing;
+    why = "node unknown to the cache";
+  } else if (!entry->metrics_error.empty()) {
+    s = MetricsState::kGarbled;
+    why = entry->metrics_error;
+  } else if (!entry->has_metrics) {
+    s = MetricsState::kMissing;
+    why = "no colo.io/node-metrics annotation";
+  } else {
+    int64_t age_ms = now_ms - entry->metrics.timestamp_ms;
+    int64_t max_ms = int64_t{config_.max_metrics_age_s} * 1000;
+    if (age_ms > max_ms || -age_ms > max_ms) {
+      s = MetricsState::kStale;
+      why = age_ms > 0 ? "metrics older than maxMetricsAgeSeconds"
+                       : "metrics timestamp in the future (clock skew?)";
+    } else {
+      return MetricsState::kOk;
+    }
+  }
+  metrics_->countUnusable(s);
+  if (g_stale_log.allow()) {
+    log::warn("extender", "node {}: metrics {} ({}); scoring it neutrally ({} similar suppressed)",
+              entry != nullptr ? entry->name : std::string("?"), metricsStateName(s), why,
+              g_stale_log.takeSuppressed());
+  }
+  return s;
+}
+
+void Plugins::placedOn(std::span<const NodeView> nodes, int64_t now_ms,
+                       std::vector<Placements::Summary>* out) const {
+  placements_->summarizeMany(nodes, now_ms, int64_t{config_.cool_down.window_s} * 1000, out);
+}
+
+FilterVerdict Plugins::filter(const PodInfo& pod, const NodeView& node,
+                              const Placements::Summary& placed) const {
+  const NodeEntry* e = node.entry;
+  // HybridUnschedulable: no metrics needed, only the label.
+  if (config_.colocation_gate.enabled && pod.wants_colocation) {
+    if (e == nullptr) {
+      metrics_->countDecision(Plugin::kColocationGate, Decision::kReject);
+      return {FilterVerdict::kFail, Plugin::kColocationGate, FilterVerdict::Why::kUnknownNode};
+    }
+    if (!e->colocation_open) {
+      metrics_->countDecision(Plugin::kColocationGate, Decision::kUnresolvable);
+      return {FilterVerdict::kUnresolvable, Plugin::kColocationGate, FilterVerdict::Why::kNotOpen};
+    }
+    metrics_->countDecision(Plugin::kColocationGate, Decision::kPass);
+  }
+  if (node.state != MetricsState::kOk) {
+    return {};  // unusable metrics never filter a node out; scoring treats it as neutral
+  }
+  const NodeMetrics& m = e->metrics;
+  if (config_.safety_watermark.enabled && pod.tier != Tier::kBE) {
+    const auto& sw = config_.safety_watermark;
+    int64_t cpu_used = m.cpu.used_m + placed.cpu_m;
+    int64_t mem_used = m.memory.used_bytes + placed.memory_bytes;
+    double cpu_pct = 100.0 * static_cast<double>(cpu_used) / static_cast<double>(m.cpu.capacity_m);
+    double mem_pct =
+        100.0 * static_cast<double>(mem_used) / static_cast<double>(m.memory.capacity_bytes);
+    FilterVerdict v{FilterVerdict::kFail, Plugin::kSafetyWatermark};
+    if (sw.check_latency_guard && m.ls.guard_active) {
+      v.why = FilterVerdict::Why::kLatencyGuard;
+      v.value = m.ls.runq_p99_us;
+    } else if (sw.check_cpu && m.watermark.cpu_pct > 0 && cpu_pct > m.watermark.cpu_pct) {
+      v.why = FilterVerdict::Why::kCpuOverWatermark;
+      v.value = std::llround(cpu_pct);
+      v.limit = m.watermark.cpu_pct;
+    } else if (sw.check_memory && m.watermark.memory_pct > 0 && mem_pct > m.watermark.memory_pct) {
+      v.why = FilterVerdict::Why::kMemoryOverWatermark;
+      v.value = std::llround(mem_pct);
+      v.limit = m.watermark.memory_pct;
+    }
+    if (v.why != FilterVerdict::Why::kNone) {
+      metrics_->countDecision(Plugin::kSafetyWatermark, Decision::kReject);
+      return v;
+    }
+    metrics_->countDecision(Plugin::kSafetyWatermark, Decision::kPass);
+  }
+  if (config_.be_fit.enabled && (pod.be_cpu_m > 0 || pod.be_memory_bytes > 0 || pod.ot_cpu_m > 0)) {
+    int64_t be_cpu_left = m.be.cpu_m - placed.be_cpu_m;
+    int64_t be_mem_left = m.be.memory_bytes - placed.be_memory_bytes;
+    FilterVerdict v{FilterVerdict::kFail, Plugin::kBeFit};
+    if (pod.be_cpu_m > be_cpu_left) {
+      v = {FilterVerdict::kFail, Plugin::kBeFit, FilterVerdict::Why::kBeCpu,
+           std::max<int64_t>(be_cpu_left, 0), pod.be_cpu_m};
+    } else if (pod.be_memory_bytes > be_mem_left) {
+      v = {FilterVerdict::kFail, Plugin::kBeFit, FilterVerdict::Why::kBeMemory,
+           std::max<int64_t>(be_mem_left, 0), pod.be_memory_bytes};
+    } else if (pod.ot_cpu_m > m.be.ot_cpu_m) {
+      v = {FilterVerdict::kFail, Plugin::kBeFit, FilterVerdict::Why::kOtCpu,
+           std::max<int64_t>(m.be.ot_cpu_m, 0), pod.ot_cpu_m};
+    }
+    if (v.why != FilterVerdict::Why::kNone) {
+      metrics_->countDecision(Plugin::kBeFit, Decision::kReject);
+      return v;
+    }
+    metrics_->countDecision(Plugin::kBeFit, Decision::kPass);
+  }
+  return {};
+}
+
+void Plugins::score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t now_ms,
+                    std::vector<int64_t>* scores, bool record_winner) const {
+  scores->assign(nodes.size(), 0);
+  const Config& c = config_;
+  const int64_t window_ms = int64_t{c.cool_down.window_s} * 1000;
+  const int64_t pod_cpu = podCpuEstimate(pod, c);
+  const int64_t pod_mem = podMemoryEstimate(pod, c);
+
+  // The cluster's requests/usage ratio over the nodes of this request with usable metrics.
+  double sum_req = 0, sum_used = 0;
+  if (c.balance.weight > 0) {
+    for (const NodeView& n : nodes) {
+      if (n.state == MetricsState::kOk && n.entry->metrics.cpu.requests_m > 0 &&
+          n.entry->metrics.cpu.used_m > 0) {
+        sum_req += static_cast<double>(n.entry->metrics.cpu.requests_m);
+        sum_used += static_cast<double>(n.entry->metrics.cpu.used_m);
+      }
+    }
+  }
+  const double cluster_ratio = sum_used > 0 ? sum_req / sum_used : 0;
+  const double total_weight = c.load_aware.weight + c.balance.weight + c.cool_down.weight;
+  const double now_w =
+      c.load_aware.now_weight / (c.load_aware.now_weight + c.load_aware.peak_weight);
+  const double peak_w = 1.0 - now_w;
+
+  std::vector<Placements::Summary> placed_all;
+  placements_->summarizeMany(nodes, now_ms, window_ms, &placed_all);
+  size_t best = nodes.size();
+  int64_t best_score = -1;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeView& n = nodes[i];
+    const bool usable = n.state == MetricsState::kOk;
+    const Placements::Summary& placed = placed_all[i];
+    double weighted = 0;
+    if (c.load_aware.weight > 0) {
+      double s = 0.5;
+      if (usable) {
+        const NodeMetrics& m = n.entry->metrics;
+        double cpu_peak = static_cast<double>(m.cpu.peak_m > 0 ? m.cpu.peak_m : m.cpu.used_m);
+        double mem_peak = static_cast<double>(m.memory.peak_bytes > 0 ? m.memory.peak_bytes
+                                                                      : m.memory.used_bytes);
+        double cpu = now_w * static_cast<double>(m.cpu.used_m) + peak_w * cpu_peak +
+                     static_cast<double>(placed.cpu_m + pod_cpu);
+        double mem = now_w * static_cast<double>(m.memory.used_bytes) + peak_w * mem_peak +
+                     static_cast<double>(placed.memory_bytes + pod_mem);
+        double load = std::max(cpu / static_cast<double>(m.cpu.capacity_m),
+                               mem / static_cast<double>(m.memory.capacity_bytes));
+        s = std::clamp(1.0 - load, 0.0, 1.0);
+        metrics_->countDecision(Plugin::kLoadAware, Decision::kScored);
+      } else {
+        metrics_->countDecision(Plugin::kLoadAware, Decision::kNeutral);
+      }
+      weighted += c.load_aware.weight * s;
+    }
+    if (c.balance.weight > 0) {
+      double s = 0.5;
+      const NodeMetrics* m = usable ? &n.entry->metrics : nullptr;
+      if (m != nullptr && cluster_ratio > 0 && m->cpu.requests_m > 0) {
+        double used = static_cast<double>(std::max<int64_t>(m->cpu.used_m + placed.cpu_m, 1));
+        double ratio =
+            static_cast<double>(m->cpu.requests_m + placed.cpu_m + pod.cpu_request_m) / used;
+        s = 1.0 / (1.0 + std::fabs(std::log2(ratio / cluster_ratio)));
+        metrics_->countDecision(Plugin::kBalance, Decision::kScored);
+      } else {
+        metrics_->countDecision(Plugin::kBalance, Decision::kNeutral);
+      }
+      weighted += c.balance.weight * s;
+    }
+    if (c.cool_down.weight > 0) {
+      double s = std::clamp(1.0 - placed.penalty * c.cool_down.penalty_per_win, 0.0, 1.0);
+      metrics_->countDecision(Plugin::kCoolDown, Decision::kScored);
+      weighted += c.cool_down.weight * s;
+    }
+    int64_t score =
+        total_weight > 0
+            ? std::llround(static_cast<double>(kMaxExtenderPriority) * weighted / total_weight)
+            : kMaxExtenderPriority / 2;
+    score = std::clamp<int64_t>(score, 0, kMaxExtenderPriority);
+    (*scores)[i] = score;
+    if (score > best_score) {
+      best_score = score;
+      best = i;
+    }
+  }
+  if (record_winner && c.cool_down.weight > 0 && best < nodes.size()) {
+    placements_->record(nodes[best].name,
+                        {now_ms, pod_cpu, pod_mem, pod.be_cpu_m, pod.be_memory_bytes});
+    metrics_->cool_down_wins.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace colo::extender
