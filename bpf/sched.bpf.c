@@ -26,8 +26,10 @@
  *   has left the CPU by now, so a lower tier ran during [enq_ns, now] iff its last_run_ns >
  *   enq_ns. Exact for tasks that stay on one CPU (pinned, or not migrated while waiting); a
  *   task migrated while waiting is judged by the CPU it finally runs on.
- * - The tier of a task is cached in its context with the cgroup id and config.tier_gen it was
- *   read at; the agent bumps tier_gen after changing `tiers`, so the cache never goes stale.
+ * - A task's cgroup id and tier are cached in its context: the id until any task migrates
+ *   between cgroups (cgroup_attach_task bumps cgroup_migrations), the tier until the agent
+ *   changes `tiers` (it bumps config.tier_gen). So the cache never goes stale, and the common
+ *   path reads neither the task's cgroup pointers nor the tiers hash.
  * - Every lookup is NULL-checked, every index masked; every failure bumps a `counters` slot.
  * - Latency events pass a per-CPU token bucket of max(1, events_per_sec / nr_cpus) tokens/s
  *   holding at most one second of tokens: over any T seconds at most about
@@ -202,20 +204,33 @@ static __always_inline struct colo_sched_config *config_get(void)
 	return bpf_map_lookup_elem(&sched_config, &zero);
 }
 
-/* Tier of the cgroup `cgid`, through the task's cache. */
-static __always_inline __u32 task_tier(struct colo_task_ctx *tc, __u64 cgid,
-				       struct colo_sched_config *cfg)
+/* Cgroup migrations seen anywhere (cgroup_attach_task). A task's cached cgroup id is valid while
+ * this has not moved since it was read: migrations are rare, and one bump invalidates the caches
+ * of every thread of a migrated thread group (the tracepoint fires once per group). */
+__u64 cgroup_migrations = 0;
+
+/* Cgroup id (*cgid) and tier of `t`, through its context's cache: the id is re-read after any
+ * migration, the tier after any change of the tiers map (config.tier_gen). */
+static __always_inline __u32 task_ident(struct colo_task_ctx *tc, struct task_struct *t, bool btf,
+					struct colo_sched_config *cfg, __u64 *cgid)
 {
+	__u32 mig = (__u32)cgroup_migrations; /* read before the id: a racing migration re-reads */
 	__u64 gen = cfg->tier_gen;
 
-	if (tc->cgroup_id == cgid && tc->tier_gen == gen)
-		return tc->tier & COLO_TIER_MASK;
+	if (tc->cgroup_id && tc->mig_gen == mig) {
+		*cgid = tc->cgroup_id;
+		if (tc->tier_gen == gen)
+			return tc->tier & COLO_TIER_MASK;
+	} else {
+		*cgid = task_cgroup_id(t, btf);
+		tc->cgroup_id = *cgid;
+		tc->mig_gen = mig;
+	}
 
-	struct colo_cgroup_key key = {.id = cgid, .hierarchy = hierarchy};
+	struct colo_cgroup_key key = {.id = *cgid, .hierarchy = hierarchy};
 	struct colo_tier_value *tv = bpf_map_lookup_elem(&tiers, &key);
 	__u32 tier = tv ? (tv->tier & COLO_TIER_MASK) : COLO_TIER_NONE;
 
-	tc->cgroup_id = cgid;
 	tc->tier_gen = gen;
 	tc->tier = tier;
 	return tier;
@@ -330,7 +345,8 @@ static __always_inline int on_wakeup(struct task_struct *t, bool btf)
 		return 0;
 	if (!track_unclassified) {
 		struct colo_sched_config *cfg = config_get();
-		if (!cfg || task_tier(tc, task_cgroup_id(t, btf), cfg) == COLO_TIER_NONE) {
+		__u64 cgid;
+		if (!cfg || task_ident(tc, t, btf, cfg, &cgid) == COLO_TIER_NONE) {
 			tc->enq_ns = 0;
 			return 0;
 		}
@@ -354,10 +370,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	struct colo_task_ctx *nt = task_ctx_get(next, btf, false);
 	__u64 next_cgid = 0;
 	__u32 next_tier = COLO_TIER_NONE;
-	if (nt) {
-		next_cgid = task_cgroup_id(next, btf);
-		next_tier = task_tier(nt, next_cgid, cfg);
-	}
+	if (nt)
+		next_tier = task_ident(nt, next, btf, cfg, &next_cgid);
 	__u32 prev_tier = cc->cur_tier & COLO_TIER_MASK;
 	cc->cur_tier = next_tier;
 
@@ -372,9 +386,13 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	/* prev leaves while runnable: it waits again from now (involuntary switch). */
 	if (preempt || task_state(prev, btf) == TASK_RUNNING_STATE) {
 		struct colo_task_ctx *pt = task_ctx_get(prev, btf, true);
-		__u64 prev_cgid = task_cgroup_id(prev, btf);
-		bool track = track_unclassified ||
-			     (pt && task_tier(pt, prev_cgid, cfg) != COLO_TIER_NONE);
+		__u64 prev_cgid = 0;
+		__u32 prev_task_tier = COLO_TIER_NONE;
+		if (pt)
+			prev_task_tier = task_ident(pt, prev, btf, cfg, &prev_cgid);
+		else
+			prev_cgid = task_cgroup_id(prev, btf);
+		bool track = track_unclassified || prev_task_tier != COLO_TIER_NONE;
 		if (track) {
 			if (!now)
 				now = bpf_ktime_get_ns();
@@ -518,6 +536,13 @@ int BPF_PROG(sched_cgroup_rmdir_btf, struct cgroup *cgrp, const char *path)
 	return on_cgroup(cgrp, path, COLO_EVENT_RMDIR, true);
 }
 
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(sched_cgroup_attach_btf)
+{
+	__sync_fetch_and_add(&cgroup_migrations, 1);
+	return 0;
+}
+
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(sched_wakeup_raw, struct task_struct *p)
 {
@@ -546,4 +571,11 @@ SEC("raw_tp/cgroup_rmdir")
 int BPF_PROG(sched_cgroup_rmdir_raw, struct cgroup *cgrp, const char *path)
 {
 	return on_cgroup(cgrp, path, COLO_EVENT_RMDIR, false);
+}
+
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(sched_cgroup_attach_raw)
+{
+	__sync_fetch_and_add(&cgroup_migrations, 1);
+	return 0;
 }

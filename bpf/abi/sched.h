@@ -154,10 +154,10 @@ COLO_STATIC_ASSERT(sizeof(struct colo_cgroup_event) == 16 + sizeof(struct colo_c
 /* Per-task state (task storage; pid-keyed hash in the raw_tp fallback). BPF-private. */
 struct colo_task_ctx {
 	__u64 enq_ns; /* when the task became runnable (CLOCK_MONOTONIC ns), 0 when not waiting */
-	__u64 cgroup_id; /* cgroup id the cached tier belongs to */
+	__u64 cgroup_id; /* cached cgroup id of the task, 0 when not read yet */
 	__u64 tier_gen;	 /* config.tier_gen the cached tier was read at */
 	__u32 tier;	 /* cached enum colo_tier */
-	__u32 pad;	 /* zero */
+	__u32 mig_gen;	 /* cgroup_migrations (low 32 bits) the cached cgroup id was read at */
 };
 COLO_STATIC_ASSERT(sizeof(struct colo_task_ctx) == 32, "colo_task_ctx layout");
 

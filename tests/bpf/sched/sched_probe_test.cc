@@ -287,6 +287,25 @@ TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
   EXPECT_GT(bs->preemptions, 0u);
 }
 
+// Tasks cache their cgroup id; moving a running task must re-attribute its delays at once.
+TEST_F(SchedProbeTest, TaskMovedToAnotherCgroupIsAttributedThere) {
+  load(options());
+  CgroupRef ls = ref("ls");
+  CgroupRef be = ref("be");
+  pid_t pid = sleeper("ls");
+  ASSERT_TRUE(window(ls, 100, seconds(10)));
+  ASSERT_TRUE(tree_->addPid("be", pid));
+  auto w = window(be, 100, seconds(10));
+  ASSERT_TRUE(w) << "delays of the moved task not attributed to " << dir("be");
+  // Nothing (beyond a wakeup in flight at the move) lands on the old cgroup any more.
+  auto before = statsOf(ls);
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(window(be, 100, seconds(10)));
+  auto after = statsOf(ls);
+  ASSERT_TRUE(after);
+  EXPECT_LE(after->count, before->count + 2);
+}
+
 TEST_F(SchedProbeTest, UnclassifiedCgroupsAreSkippedWhenAsked) {
   ProbeOptions o = options();
   o.track_unclassified = false;
