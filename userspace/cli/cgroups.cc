@@ -22,6 +22,18 @@ std::string_view tierText(bpf::Tier tier) {
   return "-";
 }
 
+std::string_view sourceText(CgroupResolver::Source source) {
+  switch (source) {
+    case CgroupResolver::Source::kBpf:
+      return "bpf";
+    case CgroupResolver::Source::kWalk:
+      return "walk";
+    case CgroupResolver::Source::kNone:
+      break;
+  }
+  return "";
+}
+
 std::string_view hierarchyText(bpf::Hierarchy h) {
   return h == bpf::Hierarchy::kV1Cpu ? "v1-cpu" : "v2";
 }
@@ -84,11 +96,11 @@ CgroupResolver::Resolution CgroupResolver::resolve(bpf::CgroupRef ref) {
   auto named = bpf_names_.find({static_cast<int>(ref.hierarchy), ref.id});
   if (named != bpf_names_.end()) {
     if (root.empty()) {
-      return {State::kUnknown, named->second};
+      return {State::kUnknown, named->second, Source::kBpf};
     }
     std::string abs = named->second == "/" ? root : joinPath(root, named->second);
     if (auto ino = fs_.inode(abs); ino && *ino == ref.id) {
-      return {State::kFound, named->second};
+      return {State::kFound, named->second, Source::kBpf};
     }
     // Renamed, or removed: the walk below tells which.
   }
@@ -97,7 +109,7 @@ CgroupResolver::Resolution CgroupResolver::resolve(bpf::CgroupRef ref) {
   }
   const auto& idx = index(ref.hierarchy);
   if (auto it = idx.find(ref.id); it != idx.end()) {
-    return {State::kFound, it->second};
+    return {State::kFound, it->second, Source::kWalk};
   }
   return {State::kGone, ""};
 }
@@ -172,6 +184,7 @@ Result<MapsSnapshot> collectMaps(MapReader& maps, const CliEnv& env, bool includ
   for (auto& [key, row] : rows) {
     auto res = resolver.resolve(row.ref);
     row.path = res.path;
+    row.path_source = res.source;
     row.gone = res.state == CgroupResolver::State::kGone;
     if (row.gone && !include_gone) {
       continue;

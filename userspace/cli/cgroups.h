@@ -24,9 +24,11 @@ namespace colo::cli {
 class CgroupResolver {
  public:
   enum class State { kFound, kGone, kUnknown };
+  enum class Source { kNone, kBpf, kWalk };  // where the path came from
   struct Resolution {
     State state = State::kUnknown;
     std::string path;  // "/a/b" when kFound (or the BPF name when kUnknown and BPF had one)
+    Source source = Source::kNone;
   };
 
   // `mounts`: nullopt when they could not be detected; then BPF names are taken as they are and
@@ -54,6 +56,7 @@ struct CgroupRow {
   bpf::Tier tier = bpf::Tier::kNone;
   bool gone = false;  // the cgroup no longer exists (its stats entry outlived it)
   std::string path;   // relative to the hierarchy root; "" when unknown
+  CgroupResolver::Source path_source = CgroupResolver::Source::kNone;
   CgroupIdentity identity;
   bpf::CgroupSchedStats stats;  // zeros when the cgroup has a tier but no stats yet
   bool has_stats = false;
@@ -73,7 +76,8 @@ struct MapsSnapshot {
 // Reads every map once and joins them. `include_gone`: keep rows of removed cgroups.
 Result<MapsSnapshot> collectMaps(MapReader& maps, const CliEnv& env, bool include_gone);
 
-std::string_view tierText(bpf::Tier tier);         // "BE", "LS", "LSR", "LSX", "-"
-std::string_view hierarchyText(bpf::Hierarchy h);  // "v1-cpu", "v2"
+std::string_view sourceText(CgroupResolver::Source source);  // "bpf", "walk", ""
+std::string_view tierText(bpf::Tier tier);                   // "BE", "LS", "LSR", "LSX", "-"
+std::string_view hierarchyText(bpf::Hierarchy h);            // "v1-cpu", "v2"
 
 }  // namespace colo::cli

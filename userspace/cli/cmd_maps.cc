@@ -25,6 +25,7 @@ json rowJson(const CgroupRow& row) {
       {"hierarchy", std::string(hierarchyText(row.ref.hierarchy))},
       {"tier", std::string(tierText(row.tier))},
       {"path", row.path},
+      {"path_source", std::string(sourceText(row.path_source))},
       {"gone", row.gone},
       {"id", row.id()},
       {"name", row.displayName()},

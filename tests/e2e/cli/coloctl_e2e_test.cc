@@ -218,6 +218,7 @@ TEST_F(ColoctlE2e, MapsShowsTheBusyCgroupWithItsPath) {
       << "cgroup " << id << " never showed with count > 0; last run: exit " << last_.code << "\n"
       << last_.out << last_.err;
   EXPECT_EQ(row["path"], relPath("busy"));
+  EXPECT_EQ(row["path_source"], "walk");  // created before the probe: found by inode
   EXPECT_EQ(row["name"], relPath("busy"));
   EXPECT_EQ(row["hierarchy"], tree_->version() == CgroupVersion::kV2 ? "v2" : "v1-cpu");
   EXPECT_FALSE(row["gone"].get<bool>());
@@ -248,6 +249,8 @@ TEST_F(ColoctlE2e, NewCgroupAppearsWithoutRescanAndLeavesWhenRemoved) {
       << "new cgroup " << id << " never showed; last run: exit " << last_.code << "\n"
       << last_.out << last_.err;
   EXPECT_EQ(row["path"], relPath("late"));
+  // Named by BPF at mkdir: no agent rescan, no hierarchy walk needed.
+  EXPECT_EQ(row["path_source"], "bpf");
 
   // hist draws it, by path and by cgroup id.
   CliRun hist = coloctl({"hist", "--pin_dir", pin_dir_, relPath("late")});

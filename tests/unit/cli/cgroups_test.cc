@@ -45,6 +45,7 @@ TEST(CgroupResolver, WalksTheHierarchyOnceForUnnamedIds) {
   auto ra = r.resolve({bpf::Hierarchy::kV1Cpu, a});
   EXPECT_EQ(ra.state, CgroupResolver::State::kFound);
   EXPECT_EQ(ra.path, "/kubepods/burstable/poda/c1");
+  EXPECT_EQ(ra.source, CgroupResolver::Source::kWalk);
   int lists_after_first = fs.lists;
   EXPECT_GT(lists_after_first, 0);
   EXPECT_EQ(r.resolve({bpf::Hierarchy::kV1Cpu, b}).path, "/system.slice/nginx.service");
@@ -61,6 +62,7 @@ TEST(CgroupResolver, BpfNamesAreVerifiedWithoutWalking) {
   auto res = r.resolve({bpf::Hierarchy::kV1Cpu, a});
   EXPECT_EQ(res.state, CgroupResolver::State::kFound);
   EXPECT_EQ(res.path, "/new/one");
+  EXPECT_EQ(res.source, CgroupResolver::Source::kBpf);
   EXPECT_EQ(fs.lists, 0);
 }
 

@@ -99,6 +99,7 @@ TEST_F(MapsWorld, MapsJsonShape) {
   EXPECT_EQ(ls["hierarchy"], "v1-cpu");
   EXPECT_EQ(ls["tier"], "LS");
   EXPECT_EQ(ls["path"], "/kubepods/burstable/podu1/c1");
+  EXPECT_EQ(ls["path_source"], "walk");
   EXPECT_EQ(ls["name"], "podu1/c1");
   EXPECT_EQ(ls["pod_uid"], "u1");
   EXPECT_EQ(ls["count"], 102);
