@@ -1,12 +1,10 @@
 #include "agent/agent.h"
 
-#include <linux/capability.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 
 #include "agent/api.h"
 #include "agent/collector.h"
+#include "agent/startup.h"
 #include "bpf/sched_probe.h"
 #include "common/cgroup_mounts.h"
 #include "common/fs.h"
@@ -52,36 +51,6 @@ Status makeDirs(const std::string& dir) {
 }
 
 }  // namespace
-
-Status checkPrivileges() {
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capget, &header, data) != 0) {
-    return failErrno(errno, "capget");
-  }
-  auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
-  if (has(CAP_SYS_ADMIN) && has(CAP_BPF) && has(CAP_PERFMON)) {
-    return ok();
-  }
-  return failErrno(EPERM,
-                   "colod needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_ADMIN (run it as root, or "
-                   "grant them: in Kubernetes, securityContext.capabilities.add)");
-}
-
-Status checkBtf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return failErrno(ENOENT,
-                     "no BTF at " + path + ": this kernel was built without CONFIG_DEBUG_INFO_BTF");
-  }
-  return ok();
-}
 
 struct Agent::Impl {
   AgentConfig config;

@@ -31,8 +31,4 @@ class Agent {
   std::unique_ptr<Impl> impl_;
 };
 
-// The start-up checks, exposed for tests: each returns the error colod prints.
-Status checkPrivileges();
-Status checkBtf(const std::string& path = "/sys/kernel/btf/vmlinux");
-
 }  // namespace colo::agent

@@ -2,6 +2,7 @@
 // colo-test-* cgroups (--cgroup_root points at it), with a private pin dir and socket.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <grp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -325,6 +326,8 @@ TEST_F(ColodE2eTest, SurvivesCgroupsVanishingMidRead) {
         return all && !all->is_discarded() && (*all)["containers"].size() == 2;
       },
       seconds(5)));
+  // A vanished cgroup is normal, not a read error.
+  EXPECT_NE(metrics().find("colo_agent_read_errors_total 0\n"), std::string::npos);
 }
 
 TEST_F(ColodE2eTest, SigtermExitsZeroPromptly) {
@@ -347,6 +350,37 @@ std::pair<int, std::string> runColod(const std::vector<std::string>& args) {
   std::string out = slurp(log);
   ::unlink(log.c_str());
   return {status ? *status : -1, out};
+}
+
+TEST(ColodStartupTest, WithoutPrivilegesSaysWhatItNeeds) {
+  COLO_REQUIRE_ROOT();
+  std::string log = fmt::format("/tmp/colo-test-colod-nopriv-{}.log", ::getpid());
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    // nobody: no capabilities left after the uid change.
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(99);
+    }
+    ::execl(COLOD_BIN, COLOD_BIN, "--api_socket=/tmp/colo-test-nopriv.sock",
+            "--pin_dir=/sys/fs/bpf/colo-test-nopriv", "--config=/dev/null", nullptr);
+    ::_exit(98);
+  }
+  ::close(fd);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::string out = slurp(log);
+  ::unlink(log.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_LT(WEXITSTATUS(status), 98) << "could not drop privileges";
+  EXPECT_NE(out.find("colod needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_ADMIN"), std::string::npos)
+      << out;
 }
 
 TEST(ColodFlagsTest, BadValuesExitNonZeroNamingTheKey) {

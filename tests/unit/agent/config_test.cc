@@ -157,3 +157,33 @@ TEST(ConfigTest, HostPort) {
 
 }  // namespace
 }  // namespace colo::agent
+
+#include "agent/startup.h"
+
+namespace colo::agent {
+namespace {
+
+TEST(StartupTest, MissingBtfSaysWhy) {
+  auto st = checkBtf("/nonexistent/btf/vmlinux");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message().rfind("no BTF at /nonexistent/btf/vmlinux: this kernel was built "
+                                       "without CONFIG_DEBUG_INFO_BTF",
+                                       0),
+            0u)
+      << st.error().message();
+  EXPECT_TRUE(checkBtf("/"));  // anything that exists
+}
+
+TEST(StartupTest, PrivilegeCheckMatchesTheEffectiveCapabilities) {
+  auto st = checkPrivileges();
+  if (::geteuid() == 0) {
+    EXPECT_TRUE(st) << st.error().message();
+  } else {
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message().find("colod needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_ADMIN"),
+              std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace colo::agent
