@@ -143,7 +143,7 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
   std::string out;
   auto run = [&](std::span<NodeView> views) {
     for (NodeView& v : views) {
-      v.state = plugins_.classify(v.entry, now);
+      v.state = plugins_.classify(v.entry, now, v.name);
     }
     plugins_.placedOn(views, now, &ts.placed);
     // Verdicts: collect the failing ones; everything else passes.
@@ -251,7 +251,7 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
   std::string out;
   auto run = [&](std::span<NodeView> views) {
     for (NodeView& v : views) {
-      v.state = plugins_.classify(v.entry, now);
+      v.state = plugins_.classify(v.entry, now, v.name);
     }
     plugins_.score(args.pod, views, now, &ts.scores);
     out.reserve(views.size() * 32 + 16);

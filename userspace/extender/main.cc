@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "common/http.h"
 #include "common/log.h"
@@ -13,6 +15,7 @@
 #include "extender/extender.h"
 #include "extender/kube.h"
 #include "extender/node_cache.h"
+#include "extender/request.h"
 
 DEFINE_string(config, "", "YAML config file (plugins, weights, thresholds); empty: defaults");
 DEFINE_string(listen, "127.0.0.1:8888", "host:port to serve on (port 0 picks one)");
@@ -27,6 +30,12 @@ DEFINE_string(tls_key, "", "private key (PEM) for --tls_cert");
 DEFINE_bool(node_cache, false,
             "keep a node cache from a list+watch of Nodes (for nodeCacheCapable: true)");
 DEFINE_string(kubeconfig, "", "kubeconfig for the node cache; empty: in-cluster service account");
+DEFINE_string(nodes_file, "",
+              "fill the node cache once from a NodeList JSON file instead of watching the API "
+              "(development and benchmarks)");
+DEFINE_string(check_health, "",
+              "probe mode: GET /healthz from this host:port, exit 0 when it answers 200 (for "
+              "exec probes; the extender itself listens on loopback only)");
 DEFINE_string(log_level, "info", "debug, info, warn or error");
 
 int main(int argc, char** argv) {
@@ -40,6 +49,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::setLevel(level);
+
+  if (!FLAGS_check_health.empty()) {
+    auto client = http::Client::connect(FLAGS_check_health, 2000);
+    auto resp =
+        client ? client->get("/healthz") : Result<http::ClientResponse>(fail(client.error()));
+    if (!resp || resp->status != 200) {
+      std::fprintf(stderr, "colo-extender: unhealthy: %s\n",
+                   resp ? resp->body.c_str() : resp.error().message().c_str());
+      return 1;
+    }
+    return 0;
+  }
 
   extender::Config config;
   if (!FLAGS_config.empty()) {
@@ -64,8 +85,27 @@ int main(int argc, char** argv) {
     endpoint = *ep;
     cache = std::make_unique<extender::NodeCache>();
   }
+  if (!FLAGS_nodes_file.empty()) {
+    if (cache) {
+      log::error("extender", "--nodes_file and --node_cache exclude each other");
+      return 2;
+    }
+    std::ifstream in(FLAGS_nodes_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    extender::ArgsParser parser(config.colocation_label, config.colocation_label_value);
+    auto list = parser.parseNodeList(ss.str());
+    if (!in || !list) {
+      log::error("extender", "--nodes_file={}: {}", FLAGS_nodes_file,
+                 list ? "cannot read" : list.error().message());
+      return 2;
+    }
+    cache = std::make_unique<extender::NodeCache>();
+    log::info("extender", "node cache: {} nodes from {}", list->items.size(), FLAGS_nodes_file);
+    cache->replaceAll(std::move(list->items));
+  }
   extender::Extender ext(config, FLAGS_url_prefix, cache.get());
-  if (cache) {
+  if (FLAGS_node_cache) {
     extender::NodeWatcher::Options wo;
     wo.colocation_label = config.colocation_label;
     wo.colocation_label_value = config.colocation_label_value;
@@ -123,9 +163,9 @@ int main(int argc, char** argv) {
   if (watcher) {
     watcher->start();
   }
-  log::info("extender", "serving {}/filter and {}/prioritize on {}:{}{} ({} node mode)",
-            FLAGS_url_prefix, FLAGS_url_prefix, host, *bound,
-            FLAGS_tls_cert.empty() ? "" : " (TLS)", cache ? "NodeNames+cache" : "Nodes");
+  log::info("extender", "serving {}/filter and {}/prioritize on {}:{}{} ({})", FLAGS_url_prefix,
+            FLAGS_url_prefix, host, *bound, FLAGS_tls_cert.empty() ? "" : " (TLS)",
+            cache ? "node cache: NodeNames and Nodes requests" : "no node cache: Nodes requests");
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   signalfd_siginfo info{};
   while (read(sfd, &info, sizeof(info)) < 0 && errno == EINTR) {

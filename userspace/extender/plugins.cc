@@ -159,7 +159,8 @@ void Placements::prune(int64_t now_ms, int64_t keep_ms) {
   }
 }
 
-MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms) const {
+MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms,
+                               std::string_view name) const {
   MetricsState s;
   std::string_view why;
   if (entry == nullptr) {
@@ -185,7 +186,7 @@ MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms) const {
   metrics_->countUnusable(s);
   if (g_stale_log.allow()) {
     log::warn("extender", "node {}: metrics {} ({}); scoring it neutrally ({} similar suppressed)",
-              entry != nullptr ? entry->name : std::string("?"), metricsStateName(s), why,
+              entry != nullptr ? std::string_view(entry->name) : name, metricsStateName(s), why,
               g_stale_log.takeSuppressed());
   }
   return s;

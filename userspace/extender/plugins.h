@@ -89,7 +89,8 @@ class Plugins {
 
   // Classifies the node's metrics at now_ms (ok, missing, stale, garbled), counting and
   // rate-limit logging unusable ones.
-  MetricsState classify(const NodeEntry* entry, int64_t now_ms) const;
+  // `name` is for the log line when the entry is null.
+  MetricsState classify(const NodeEntry* entry, int64_t now_ms, std::string_view name = {}) const;
 
   // Runs the enabled filters in order; the first failure decides.
   // `placed` is the node's Placements summary (summarizeMany).
