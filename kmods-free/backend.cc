@@ -212,35 +212,43 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
       }
     }
 
-    // LS throttle relief: a raised limit (pod first: v1 wants child quota <= parent quota), then
-    // burst.
+    // LS throttle relief: a raised limit (pod first: v1 wants child quota <= parent quota) and
+    // burst. v1 also wants burst <= quota, so when a container's quota comes down its burst is
+    // written first.
+    std::map<std::string, std::vector<KnobWrite>> limit_writes;
+    std::map<std::string, KnobWrite> burst_writes;
+    std::map<std::string, bool> quota_lowered;
     for (const auto& [id, cores] : plan.ls_limit_cores) {
       auto it = by_id.find(id);
       if (it == by_id.end() || it->second->tier == PlanTier::kBE || !f.cpu_quota) {
         continue;
       }
       const PlanCgroup& c = *it->second;
+      auto& lw = limit_writes[id];
       std::string dir = joinPath(*cpu_root, c.cgroup);
       std::string reason = fmt::format("LS limit raised to {:.2f} cores", cores);
       if (!c.pod_cgroup.empty() && c.pod_cgroup != c.cgroup) {
         std::string pod_dir = joinPath(*cpu_root, c.pod_cgroup);
         if (v2) {
-          add(joinPath(pod_dir, "cpu.max"), fmt::format("max {}", v2Period(fs, pod_dir)),
-              reason + " (pod limit lifted; the container limits still bound it)");
+          lw.push_back({joinPath(pod_dir, "cpu.max"), fmt::format("max {}", v2Period(fs, pod_dir)),
+                        reason + " (pod limit lifted; the container limits still bound it)"});
         } else if (readInt(fs, joinPath(pod_dir, "cpu.cfs_quota_us"), -1) >= 0) {
-          add(joinPath(pod_dir, "cpu.cfs_quota_us"), "-1",
-              reason + " (pod limit lifted; the container limits still bound it)");
+          lw.push_back({joinPath(pod_dir, "cpu.cfs_quota_us"), "-1",
+                        reason + " (pod limit lifted; the container limits still bound it)"});
         }
       }
       if (v2) {
         int64_t period = v2Period(fs, dir);
-        add(joinPath(dir, "cpu.max"),
-            fmt::format("{} {}", std::llround(cores * static_cast<double>(period)), period),
-            reason);
+        lw.push_back(
+            {joinPath(dir, "cpu.max"),
+             fmt::format("{} {}", std::llround(cores * static_cast<double>(period)), period),
+             reason});
       } else {
         int64_t period = readInt(fs, joinPath(dir, "cpu.cfs_period_us"), 100000);
-        add(joinPath(dir, "cpu.cfs_quota_us"),
-            std::to_string(std::llround(cores * static_cast<double>(period))), reason);
+        int64_t quota = std::llround(cores * static_cast<double>(period));
+        int64_t cur = readInt(fs, joinPath(dir, "cpu.cfs_quota_us"), -1);
+        quota_lowered[id] = cur < 0 || quota < cur;
+        lw.push_back({joinPath(dir, "cpu.cfs_quota_us"), std::to_string(quota), reason});
       }
     }
     for (const auto& [id, burst_us] : plan.ls_burst_us) {
@@ -256,7 +264,7 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
       uint64_t burst = burst_us;
       std::string reason = fmt::format("LS burst {} us per period", burst_us);
       if (v2) {
-        add(joinPath(dir, "cpu.max.burst"), std::to_string(burst), reason);
+        burst_writes[id] = {joinPath(dir, "cpu.max.burst"), std::to_string(burst), reason};
       } else {
         // The kernel refuses a burst above the quota.
         int64_t quota = readInt(fs, joinPath(dir, "cpu.cfs_quota_us"), -1);
@@ -267,7 +275,21 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
         if (quota > 0 && burst > static_cast<uint64_t>(quota)) {
           burst = static_cast<uint64_t>(quota);
         }
-        add(joinPath(dir, "cpu.cfs_burst_us"), std::to_string(burst), reason);
+        burst_writes[id] = {joinPath(dir, "cpu.cfs_burst_us"), std::to_string(burst), reason};
+      }
+    }
+    for (const auto& c : plan.cgroups) {
+      auto lw = limit_writes.find(c.id);
+      auto bw = burst_writes.find(c.id);
+      bool burst_first = bw != burst_writes.end() && quota_lowered[c.id];
+      if (burst_first) {
+        out.writes.push_back(bw->second);
+      }
+      if (lw != limit_writes.end()) {
+        out.writes.insert(out.writes.end(), lw->second.begin(), lw->second.end());
+      }
+      if (bw != burst_writes.end() && !burst_first) {
+        out.writes.push_back(bw->second);
       }
     }
   }

@@ -60,5 +60,21 @@ TEST(Journal, TornLastLineIsIgnoredAndCutByTheNextWriter) {
   EXPECT_EQ((*again)[1].type, RecordType::kStart);
 }
 
+TEST(Journal, CorruptMiddleLineIsSkippedAndCounted) {
+  test::TempDir dir;
+  std::string file = dir.path() + "/journal.jsonl";
+  {
+    std::ofstream f(file);
+    f << "{\"t\":\"write\",\"seq\":1,\"rev\":1,\"path\":\"/a\",\"old\":\"0\",\"new\":\"1\"}\n";
+    f << "garbage\n";
+    f << "{\"t\":\"write\",\"seq\":2,\"rev\":1,\"path\":\"/b\",\"old\":\"0\",\"new\":\"1\"}\n";
+  }
+  size_t skipped = 0;
+  auto recs = readJournal(file, &skipped);
+  ASSERT_TRUE(recs) << recs.error().message();
+  EXPECT_EQ(recs->size(), 2u);
+  EXPECT_EQ(skipped, 1u);
+}
+
 }  // namespace
 }  // namespace colo::executor

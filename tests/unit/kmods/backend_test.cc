@@ -230,6 +230,23 @@ TEST(PlanWrites, LsBurstAndRaisedLimitV1) {
   EXPECT_EQ(find(pw, std::string(kCpu) + kBE1 + "/ca/cpu.cfs_burst_us"), nullptr);
 }
 
+TEST(PlanWrites, V1BurstComesDownBeforeTheQuotaItMustStayUnder) {
+  FakeFs fs;
+  addKubeTreeV1(fs);
+  std::string dir = std::string(kCpu) + kLS + "/cl";
+  fs.put(dir + "/cpu.cfs_quota_us", "300000\n");
+  fs.put(dir + "/cpu.cfs_burst_us", "300000\n");
+  auto plan = kubePlan();
+  plan.ls_limit_cores["ls-l"] = 1.0;
+  plan.ls_burst_us["ls-l"] = 500000;
+  auto pw = planWrites(plan, test::v1Features(), fs);
+  size_t burst = indexOf(pw, dir + "/cpu.cfs_burst_us", "100000");
+  size_t quota = indexOf(pw, dir + "/cpu.cfs_quota_us", "100000");
+  ASSERT_NE(burst, SIZE_MAX);
+  ASSERT_NE(quota, SIZE_MAX);
+  EXPECT_LT(burst, quota);
+}
+
 TEST(PlanWrites, BeMemoryCap) {
   auto plan = kubePlan();
   plan.be_memory_high_bytes = uint64_t{1} << 30;

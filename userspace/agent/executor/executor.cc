@@ -188,11 +188,16 @@ Result<std::unique_ptr<Executor>> Executor::open(FileSystem& fs, ExecutorOptions
       }
     }
   }
-  auto records = readJournal(ex->journal_file_);
+  size_t skipped = 0;
+  auto records = readJournal(ex->journal_file_, &skipped);
+  if (skipped > 0) {
+    log::warn(kLog, "{}: {} unreadable lines skipped (knobs they named cannot be restored)",
+              ex->journal_file_, skipped);
+  }
   if (records) {
     ex->loadLocked(*records);
   } else if (records.error().code() != ENOENT) {
-    return fail(records.error().wrap("load executor journal (move it aside to start afresh)"));
+    return fail(records.error().wrap("load executor journal"));
   }
   for (const auto& r : ex->loaded_) {
     max_rev = std::max(max_rev, r.revision);

@@ -116,7 +116,7 @@ Result<JournalRecord> decodeRecord(std::string_view line) {
   }
 }
 
-Result<std::vector<JournalRecord>> readJournal(const std::string& file) {
+Result<std::vector<JournalRecord>> readJournal(const std::string& file, size_t* skipped) {
   RealFs fs;
   auto text = fs.readFile(file);
   if (!text) {
@@ -124,7 +124,9 @@ Result<std::vector<JournalRecord>> readJournal(const std::string& file) {
   }
   std::vector<JournalRecord> out;
   size_t pos = 0;
-  size_t line_no = 0;
+  if (skipped != nullptr) {
+    *skipped = 0;
+  }
   while (pos < text->size()) {
     size_t end = text->find('\n', pos);
     bool last = end == std::string::npos;
@@ -132,7 +134,6 @@ Result<std::vector<JournalRecord>> readJournal(const std::string& file) {
       end = text->size();
     }
     std::string_view line(text->data() + pos, end - pos);
-    ++line_no;
     pos = end + 1;
     if (line.empty()) {
       continue;
@@ -141,10 +142,10 @@ Result<std::vector<JournalRecord>> readJournal(const std::string& file) {
     if (!rec) {
       // A line without its newline was cut by a crash mid-append: the write it announced never
       // started, so dropping it is safe.
-      if (last) {
-        break;
+      if (!last && skipped != nullptr) {
+        ++*skipped;
       }
-      return fail(rec.error().wrap(file + ":" + std::to_string(line_no)));
+      continue;
     }
     out.push_back(std::move(*rec));
   }

@@ -43,9 +43,10 @@ std::string_view recordTypeName(RecordType type);
 std::string encodeRecord(const JournalRecord& record);
 Result<JournalRecord> decodeRecord(std::string_view line);
 
-// Reads every record of a journal file. A torn last line (a crash mid-append) is ignored;
-// a malformed line elsewhere is an error. ENOENT when the file does not exist.
-Result<std::vector<JournalRecord>> readJournal(const std::string& file);
+// Reads every record of a journal file. A torn last line (a crash mid-append) is ignored; a
+// malformed line elsewhere (disk corruption) is skipped and counted in `*skipped`, so that what
+// can still be restored is. ENOENT when the file does not exist.
+Result<std::vector<JournalRecord>> readJournal(const std::string& file, size_t* skipped = nullptr);
 
 // Appends records to a journal file. Not thread-safe.
 class JournalWriter {
