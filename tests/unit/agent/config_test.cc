@@ -187,3 +187,20 @@ TEST(StartupTest, PrivilegeCheckMatchesTheEffectiveCapabilities) {
 
 }  // namespace
 }  // namespace colo::agent
+
+namespace colo::agent {
+namespace {
+
+// The documented example stays valid.
+TEST(ConfigTest, ExampleFileParses) {
+  auto c = loadConfigFile(COLO_SOURCE_DIR "/docs/colod.example.yaml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->tick_ms, 1000u);
+  EXPECT_EQ(c->tier_rules.size(), 2u);
+  AgentConfig defaults;
+  EXPECT_EQ(c->latency_threshold_us, defaults.latency_threshold_us);
+  EXPECT_EQ(c->bpf_max_cgroups, defaults.bpf_max_cgroups);
+}
+
+}  // namespace
+}  // namespace colo::agent
