@@ -134,10 +134,15 @@ class SchedProbeTest : public ::testing::Test {
     return o;
   }
 
-  void load(const ProbeOptions& o) {
+  // Loads the probe; use as ASSERT_TRUE(load(...)) so a failed load ends the test.
+  [[nodiscard]] bool load(const ProbeOptions& o) {
     auto p = SchedProbe::load(o);
-    ASSERT_TRUE(p) << p.error().message();
+    if (!p) {
+      ADD_FAILURE() << p.error().message();
+      return false;
+    }
     probe_ = std::move(*p);
+    return true;
   }
 
   std::string dir(const std::string& rel) const { return tree_->path("cpu", rel); }
@@ -150,6 +155,12 @@ class SchedProbeTest : public ::testing::Test {
   }
   pid_t sleeper(const std::string& rel, int period_us = 1000) {
     return spawn(rel, {helper(), "sleeper", std::to_string(period_us)});
+  }
+  // Never kill(-1): a failed spawn returns -1.
+  void killChild(pid_t pid) {
+    if (pid > 0) {
+      tree_->kill(pid);
+    }
   }
   pid_t hog(const std::string& rel) { return spawn(rel, {helper(), "spin"}); }
 
@@ -211,7 +222,7 @@ class SchedProbeTest : public ::testing::Test {
 };
 
 TEST_F(SchedProbeTest, AttributesDelaysToTheCgroupInode) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   EXPECT_STREQ(probe_->attachMode(), "tp_btf");
   CgroupRef ls = ref("ls");
   ASSERT_NE(ls.id, 0u);
@@ -246,7 +257,7 @@ TEST_F(SchedProbeTest, AttributesDelaysToTheCgroupInode) {
 }
 
 TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   CgroupRef ls = ref("ls");
   CgroupRef be = ref("be");
   ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
@@ -289,10 +300,11 @@ TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
 
 // Tasks cache their cgroup id; moving a running task must re-attribute its delays at once.
 TEST_F(SchedProbeTest, TaskMovedToAnotherCgroupIsAttributedThere) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   CgroupRef ls = ref("ls");
   CgroupRef be = ref("be");
   pid_t pid = sleeper("ls");
+  ASSERT_GT(pid, 0);
   ASSERT_TRUE(window(ls, 100, seconds(10)));
   ASSERT_TRUE(tree_->addPid("be", pid));
   auto w = window(be, 100, seconds(10));
@@ -309,7 +321,7 @@ TEST_F(SchedProbeTest, TaskMovedToAnotherCgroupIsAttributedThere) {
 TEST_F(SchedProbeTest, UnclassifiedCgroupsAreSkippedWhenAsked) {
   ProbeOptions o = options();
   o.track_unclassified = false;
-  load(o);
+  ASSERT_TRUE(load(o));
   CgroupRef ls = ref("ls");
   CgroupRef be = ref("be");
   ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
@@ -329,12 +341,13 @@ TEST_F(SchedProbeTest, UnclassifiedCgroupsAreSkippedWhenAsked) {
 }
 
 TEST_F(SchedProbeTest, LatencyEventsAboveTheTierThreshold) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   CgroupRef ls = ref("ls");
   ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
   ASSERT_TRUE(probe_->setThreshold(Tier::kLS, 1000));
   hog("be");
   pid_t pid = sleeper("ls");
+  ASSERT_GT(pid, 0);
   std::vector<LatencyEvent> events;
   auto mine = [&] {
     size_t n = 0;
@@ -371,7 +384,7 @@ TEST_F(SchedProbeTest, LatencyEventsAboveTheTierThreshold) {
 }
 
 TEST_F(SchedProbeTest, RateLimitCapsLatencyEvents) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   ASSERT_TRUE(probe_->setEventsPerSec(2));  // a run-time knob: takes effect without a reload
   CgroupRef ls = ref("ls");
   ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
@@ -401,7 +414,7 @@ TEST_F(SchedProbeTest, RateLimitCapsLatencyEvents) {
 }
 
 TEST_F(SchedProbeTest, CgroupMkdirAndRmdirAreSeenAndCleanedUp) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   ASSERT_TRUE(tree_->mkdir("late"));
   CgroupRef late = ref("late");
   std::string want_suffix = "/" + tree_->topName() + "/late";
@@ -443,8 +456,9 @@ TEST_F(SchedProbeTest, CgroupMkdirAndRmdirAreSeenAndCleanedUp) {
   // Stats and tier entries exist while it lives and go with rmdir.
   ASSERT_TRUE(probe_->setTier(late, Tier::kLS));
   pid_t pid = sleeper("late");
+  ASSERT_GT(pid, 0);
   ASSERT_TRUE(eventually([&] { return statsOf(late).has_value(); }, seconds(5)));
-  tree_->kill(pid);
+  killChild(pid);
   ASSERT_TRUE(eventually([&] { return static_cast<bool>(tree_->rmdir("late")); }, seconds(5)));
   drainEvents(
       nullptr, &events, [&] { return has(CgroupEvent::Kind::kRmdir); }, seconds(5));
@@ -468,7 +482,7 @@ TEST_F(SchedProbeTest, CgroupMkdirAndRmdirAreSeenAndCleanedUp) {
 TEST_F(SchedProbeTest, RawTracepointFallbackMeasuresToo) {
   ProbeOptions o = options();
   o.force_raw_tp = true;
-  load(o);
+  ASSERT_TRUE(load(o));
   EXPECT_STREQ(probe_->attachMode(), "raw_tp");
   CgroupRef ls = ref("ls");
   CgroupRef be = ref("be");
@@ -495,7 +509,7 @@ TEST_F(SchedProbeTest, RawTracepointFallbackMeasuresToo) {
 }
 
 TEST_F(SchedProbeTest, PinnedMapsSurviveAReload) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   EXPECT_FALSE(probe_->reusedPinnedMaps());
   CgroupRef ls = ref("ls");
   ASSERT_TRUE(probe_->setThreshold(Tier::kLS, 12345));
@@ -517,7 +531,7 @@ TEST_F(SchedProbeTest, PinnedMapsSurviveAReload) {
   ASSERT_TRUE(s);
   EXPECT_GE(s->count, before);
 
-  load(options());
+  ASSERT_TRUE(load(options()));
   EXPECT_TRUE(probe_->reusedPinnedMaps());
   auto again = statsOf(ls);
   ASSERT_TRUE(again);
@@ -540,7 +554,7 @@ uint32_t mapId(const std::string& path) {
 }
 
 TEST_F(SchedProbeTest, AbiVersionMismatchIsDetectedAndReplaced) {
-  load(options());
+  ASSERT_TRUE(load(options()));
   probe_.reset();
   std::string config_path = pin_dir_ + "/sched_config";
   uint32_t old_id = mapId(pin_dir_ + "/stats");
@@ -564,7 +578,7 @@ TEST_F(SchedProbeTest, AbiVersionMismatchIsDetectedAndReplaced) {
             std::string::npos)
       << pinned.error().message();
 
-  load(options());
+  ASSERT_TRUE(load(options()));
   EXPECT_FALSE(probe_->reusedPinnedMaps());
   EXPECT_NE(mapId(pin_dir_ + "/stats"), old_id);
   EXPECT_TRUE(PinnedSchedMaps::open(pin_dir_));
@@ -604,7 +618,7 @@ TEST_F(SchedProbeTest, CgroupV2HierarchyOnAHybridHost) {
   ProbeOptions o = options();
   o.hierarchy = Hierarchy::kV2;
   hierarchy_ = Hierarchy::kV2;
-  load(o);
+  ASSERT_TRUE(load(o));
   std::string ls_dir = top + "/ls";
   ASSERT_EQ(::mkdir(ls_dir.c_str(), 0755), 0);
   CgroupRef ls{Hierarchy::kV2, inodeOf(ls_dir)};
@@ -621,13 +635,14 @@ TEST_F(SchedProbeTest, CgroupV2HierarchyOnAHybridHost) {
   EXPECT_TRUE(seen()) << "no v2 mkdir event for " << ls_dir;
 
   pid_t pid = sleeper("ls");
+  ASSERT_GT(pid, 0);
   RealFs fs;
   ASSERT_TRUE(fs.writeFile(ls_dir + "/cgroup.procs", std::to_string(pid)));
   auto w = window(ls, 100, seconds(10));
   EXPECT_TRUE(w) << "no delays attributed to v2 cgroup " << ls_dir;
   // Nothing is attributed to the v1 id of the same task's cpu cgroup.
   EXPECT_FALSE(statsOf(CgroupRef{Hierarchy::kV1Cpu, inodeOf(dir("ls"))}));
-  tree_->kill(pid);
+  killChild(pid);
 }
 
 }  // namespace
