@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -371,6 +372,158 @@ TEST(ColoctlE2eNoProbe, TopAgainstAFakeColod) {
   EXPECT_EQ(down.code, 2);
   EXPECT_NE(down.err.find("colod is not running"), std::string::npos) << down.err;
 }
+
+#ifdef COLOD_BIN
+// colod as a subprocess (stdout and stderr to `log`), SIGKILLed when destroyed if still running.
+class ColodProcess {
+ public:
+  ColodProcess(const std::vector<std::string>& args, const std::string& log) {
+    std::vector<std::string> argv_s = {COLOD_BIN};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    if (posix_spawn(&pid_, COLOD_BIN, &fa, nullptr, argv.data(), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~ColodProcess() { stop(SIGKILL); }
+  bool running() { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  // Sends `sig` and reaps the process (SIGKILL after 5 s).
+  void stop(int sig) {
+    if (pid_ <= 0) {
+      return;
+    }
+    ::kill(pid_, sig);
+    if (!eventually([&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; }, seconds(5))) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// coloctl against a real colod watching a kubelet-shaped colo-test-* tree: top from its API, maps
+// with the tiers it wrote and pod/container names from the kubelet layout, and maps still
+// readable after colod stopped.
+TEST(ColoctlWithColod, TopMapsAndHistAgainstARealAgent) {
+  COLO_REQUIRE_ROOT();
+  if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    COLO_SKIP_OR_FAIL("kernel has no BTF at /sys/kernel/btf/vmlinux");
+  }
+  auto tree = TestCgroupTree::create("cli-colod");
+  ASSERT_TRUE(tree) << tree.error().message();
+  const std::string uid_ls = "0b1c2d3e-0000-4000-8000-00000000001a";
+  const std::string uid_be = "0b1c2d3e-0000-4000-8000-00000000002b";
+  const std::string id_ls(64, 'a');
+  const std::string id_be(64, 'b');
+  const std::string ls_rel = "kubepods/burstable/pod" + uid_ls + "/" + id_ls;
+  const std::string be_rel = "kubepods/besteffort/pod" + uid_be + "/" + id_be;
+  ASSERT_TRUE(tree->mkdir(ls_rel));
+  ASSERT_TRUE(tree->mkdir(be_rel));
+  // Other work on this machine must not starve the test's tasks.
+  std::ofstream(tree->version() == CgroupVersion::kV1 ? tree->path("cpu") + "/cpu.shares"
+                                                      : tree->path("cpu") + "/cpu.weight")
+      << (tree->version() == CgroupVersion::kV1 ? "102400" : "10000");
+  int cpu = static_cast<int>(std::thread::hardware_concurrency()) - 1;
+  ASSERT_TRUE(tree->spawn(be_rel, {"/bin/sh", "-c", "while :; do :; done"}, cpu));
+  ASSERT_TRUE(tree->spawn(ls_rel, {"/bin/sh", "-c", "while :; do /bin/sleep 0.005; done"}, cpu));
+
+  std::string dir = fmt::format("/tmp/colo-test-cli-colod-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  std::string sock = dir + "/colod.sock";
+  std::string pin_dir = fmt::format("/sys/fs/bpf/colo-test-cli-{}", ::getpid());
+  std::ofstream(dir + "/colod.yaml") << "# defaults\n";
+  std::optional<ColodProcess> colod;
+  colod.emplace(std::vector<std::string>{"--cgroup_root=/" + tree->topName() + "/kubepods",
+                                         "--api_socket=" + sock, "--pin_dir=" + pin_dir,
+                                         "--tick_ms=200", "--config=" + dir + "/colod.yaml"},
+                dir + "/colod.log");
+  auto cleanup = [&] {
+    colod.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(pin_dir, ec);
+    std::filesystem::remove_all(dir, ec);
+  };
+
+  // top: both containers, with the tiers colod gave them.
+  json top;
+  bool listed = eventually(
+      [&] {
+        CliRun r = coloctl({"top", "--socket", sock, "--iterations=1", "--json"});
+        if (r.code != 0) {
+          return false;
+        }
+        top = json::parse(r.out, nullptr, false);
+        return !top.is_discarded() && top["containers"].size() == 2;
+      },
+      seconds(20));
+  if (!listed) {
+    std::string log = slurp(dir + "/colod.log");
+    cleanup();
+    FAIL() << "coloctl top never listed both containers; colod log:\n" << log;
+  }
+  std::map<std::string, std::string> tiers;
+  for (const auto& c : top["containers"]) {
+    tiers[c["id"].get<std::string>()] = c["tier"].get<std::string>();
+  }
+  EXPECT_EQ(tiers[id_ls], "LS");
+  EXPECT_EQ(tiers[id_be], "BE");
+  CliRun table = coloctl({"top", "--socket", sock, "--iterations=1"});
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("RUNQ_P99"), std::string::npos) << table.out;
+
+  // maps: the LS container named pod<uid>/<id>, tier from colod's tier map, delays counted.
+  uint64_t ls_id = inodeOf(tree->path("cpu", ls_rel));
+  json row;
+  EXPECT_TRUE(eventually(
+      [&] {
+        CliRun r = coloctl({"maps", "--pin_dir", pin_dir, "--json"});
+        json doc = json::parse(r.out, nullptr, false);
+        row = r.code == 0 && !doc.is_discarded() ? rowOf(doc, ls_id) : json(nullptr);
+        return !row.is_null() && row["count"].get<uint64_t>() > 0 && row["tier"] == "LS";
+      },
+      seconds(20)))
+      << "LS container not in maps with tier LS and count > 0: " << row.dump();
+  if (!row.is_null()) {
+    EXPECT_EQ(row["name"], "pod" + uid_ls + "/" + id_ls);
+    EXPECT_EQ(row["pod_uid"], uid_ls);
+    EXPECT_EQ(row["container_id"], id_ls);
+    EXPECT_EQ(row["qos"], "burstable");
+  }
+  CliRun hist = coloctl({"hist", "--pin_dir", pin_dir, "aaaa"});  // id prefix
+  EXPECT_EQ(hist.code, 0) << hist.err;
+  EXPECT_NE(hist.out.find("tier LS"), std::string::npos) << hist.out;
+  CliRun window = coloctl({"hist", "--socket", sock, "--window", "--json", uid_ls});
+  EXPECT_EQ(window.code, 0) << window.err;
+  if (window.code == 0) {
+    EXPECT_EQ(json::parse(window.out)["source"], "window");
+  }
+
+  // colod stopped: the maps stay pinned and coloctl still reads them; top says colod is down.
+  colod->stop(SIGTERM);
+  CliRun after = coloctl({"maps", "--pin_dir", pin_dir, "--json"});
+  EXPECT_EQ(after.code, 0) << after.err;
+  if (after.code == 0) {
+    EXPECT_FALSE(rowOf(json::parse(after.out), ls_id).is_null()) << after.out;
+  }
+  CliRun down = coloctl({"top", "--socket", sock, "--iterations=1"});
+  EXPECT_EQ(down.code, 2);
+  EXPECT_NE(down.err.find("colod is not running"), std::string::npos) << down.err;
+  cleanup();
+}
+#endif  // COLOD_BIN
 
 }  // namespace
 }  // namespace colo
