@@ -111,8 +111,8 @@ std::optional<kmods::EnforcementPlan> Engine::onTick(const NodeSnapshot& snap) {
   capacity_.update(snap, layout, cfg_);
   profiles_.update(snap, cfg_);
 
-  kmods::EnforcementPlan plan = finalize(draft, draft.plan);
-  draft.plan.reasons.clear();
+  kmods::EnforcementPlan plan = finalize(draft, std::move(draft.plan));
+  draft.plan = {};  // the event path needs only the intermediate figures
   last_draft_ = std::move(draft);
   last_plan_ = plan;
   return plan;

@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   }
   auto t2 = std::chrono::steady_clock::now();
   std::string metrics;
-  const int kDumps = 2000;
+  const int kDumps = 200;
   for (int i = 0; i < kDumps; ++i) {
     metrics = (*engine)->prometheusText();
     sink += metrics.size() + (*engine)->statusJson().dump().size();

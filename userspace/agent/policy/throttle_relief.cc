@@ -9,15 +9,14 @@ namespace colo::policy {
 
 void ThrottleRelief::step(const TickInput& in, PlanDraft& draft) {
   const auto& t = in.cfg.throttle_relief;
-  std::map<std::string, Entry> next;
+  generation_++;
   for (const auto& c : in.snap.containers) {
     if (!isLatencySensitive(c.tier) || !c.cpu_limit_cores || *c.cpu_limit_cores <= 0) {
       continue;
     }
-    Entry e;
-    if (auto it = entries_.find(c.id); it != entries_.end()) {
-      e = it->second;
-    }
+    // Updated in place: rebuilding the map every tick was the largest cost at 200 containers.
+    Entry& e = entries_[c.id];
+    e.seen = generation_;
     if (!e.active()) {
       e.original_limit = *c.cpu_limit_cores;
     }
@@ -61,12 +60,12 @@ void ThrottleRelief::step(const TickInput& in, PlanDraft& draft) {
               "ls-throttle-relief: {} calm {} ticks: relief taken back", c.id, e.calm_ticks));
           e = Entry{};
           e.original_limit = limit;
+          e.seen = generation_;
         }
       }
     }
-    next[c.id] = e;
   }
-  entries_ = std::move(next);
+  std::erase_if(entries_, [&](const auto& kv) { return kv.second.seen != generation_; });
   relieved_ = 0;
   for (const auto& [id, e] : entries_) {
     if (e.burst_us > 0) {

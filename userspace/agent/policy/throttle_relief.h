@@ -28,9 +28,11 @@ class ThrottleRelief final : public Controller {
     double original_limit = 0;
     uint64_t burst_us = 0;    // granted burst, 0 = none
     double raised_limit = 0;  // granted limit, 0 = none
+    uint64_t seen = 0;        // generation of the last snapshot that had the container
     bool active() const { return burst_us > 0 || raised_limit > 0; }
   };
   std::map<std::string, Entry> entries_;
+  uint64_t generation_ = 0;
   int relieved_ = 0;
   uint64_t grants_ = 0;
   uint64_t reverts_ = 0;
