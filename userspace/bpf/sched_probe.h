@@ -45,8 +45,8 @@ struct CgroupSchedStats {
   uint64_t sum_ns = 0;  // sum of those delays
   uint64_t max_ns = 0;  // largest delay
   std::array<uint64_t, kHistBuckets> hist{};
-  uint64_t preemptions = 0;           // times a task of the cgroup was switched out while runnable
-  uint64_t involuntary_switches = 0;  // preemptions of its tasks by another task (prev runnable)
+  uint64_t preemptions = 0;           // its tasks switched out while runnable, for another cgroup
+  uint64_t involuntary_switches = 0;  // its tasks switched out while runnable (kernel's nivcsw)
   uint64_t waited_behind_lower = 0;   // delays during which a lower-tier task held the CPU
   uint64_t over_threshold = 0;        // delays over the tier's threshold
 };
