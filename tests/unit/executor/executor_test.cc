@@ -313,6 +313,34 @@ TEST_F(ExecutorTest, CpusetsRestoreParentsWidenedFirstChildrenNarrowedFirst) {
   EXPECT_EQ(value(ctr), "0\n");
 }
 
+TEST_F(ExecutorTest, LongJournalIsCompactedAndStillRestores) {
+  opts_.compact_after_records = 20;
+  {
+    auto ex = open();
+    ASSERT_TRUE(ex->reconcile());
+    for (int i = 0; i < 30; ++i) {
+      ex->beginRevision("tick " + std::to_string(i));
+      ASSERT_TRUE(ex->write(kQuota, std::to_string(10000 + i * 1000), "cap"));
+      ASSERT_TRUE(ex->write(kIdle, i % 2 == 0 ? "1" : "0", "BE pod"));
+      ex->endRevision();
+    }
+    auto recs = readJournal(ex->journalFile());
+    ASSERT_TRUE(recs);
+    EXPECT_LE(recs->size(), 30u);
+    // Crash here: the compacted journal still knows the values from before the first write.
+  }
+  auto ex = open();
+  auto rep = ex->reconcile();
+  ASSERT_TRUE(rep);
+  EXPECT_TRUE(rep->had_crashed_run);
+  EXPECT_TRUE(rep->errors.empty());
+  EXPECT_EQ(value(kQuota), "-1\n");
+  EXPECT_EQ(value(kIdle), "0\n");
+  auto revs = listRevisions(opts_.state_dir);
+  ASSERT_TRUE(revs);
+  EXPECT_GE(revs->size(), 20u);  // the history is in the rotated journals
+}
+
 TEST_F(ExecutorTest, StateDirectoryHasOneOwner) {
   auto ex = open();
   auto second = Executor::open(fs_, opts_);

@@ -360,6 +360,68 @@ void Executor::endRevision() {
   std::lock_guard<std::mutex> lock(mu_);
   revision_open_ = false;
   revision_written_ = false;
+  if (loaded_.size() > options_.compact_after_records) {
+    if (auto st = compactLocked(); !st) {
+      log::warn(kLog, "journal compaction failed (the journal keeps growing): {}",
+                st.error().message());
+    }
+  }
+}
+
+Status Executor::compactLocked() {
+  const std::string& dir = options_.state_dir;
+  std::string tmp = journal_file_ + ".tmp";
+  ::unlink(tmp.c_str());
+  std::vector<JournalRecord> fresh;
+  {
+    auto w = JournalWriter::open(tmp);
+    if (!w) {
+      return fail(w.error().wrap("compact"));
+    }
+    JournalRecord start;
+    start.type = RecordType::kStart;
+    start.pid = ::getpid();
+    start.time_ns = wallClockNs();
+    fresh.push_back(start);
+    for (const auto& p : order_) {
+      JournalRecord b;
+      b.type = RecordType::kBaseline;
+      b.time_ns = start.time_ns;
+      b.path = p;
+      b.old_value = baseline_[p];
+      fresh.push_back(std::move(b));
+    }
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      if (auto st = w->append(fresh[i], i + 1 == fresh.size()); !st) {
+        return fail(st.error().wrap("compact"));
+      }
+    }
+  }
+  // The old journal joins the history under a second name before the new one replaces it, so
+  // a crash at any point leaves a complete journal.jsonl.
+  auto rotated = rotatedJournals(dir);
+  uint64_t n = rotated.empty() ? 1 : rotated.back().first + 1;
+  std::string to = joinPath(dir, "journal." + std::to_string(n) + ".jsonl");
+  if (::link(journal_file_.c_str(), to.c_str()) != 0) {
+    return failErrno(errno, "compact: link " + to);
+  }
+  rotated.emplace_back(n, to);
+  if (::rename(tmp.c_str(), journal_file_.c_str()) != 0) {
+    return failErrno(errno, "compact: rename " + tmp);
+  }
+  fsyncDir(dir);
+  while (rotated.size() > options_.keep_journals) {
+    ::unlink(rotated.front().second.c_str());
+    rotated.erase(rotated.begin());
+  }
+  auto w = JournalWriter::open(journal_file_);
+  if (!w) {
+    writer_.reset();
+    return fail(w.error().wrap("compact: reopen"));
+  }
+  writer_.emplace(std::move(*w));
+  loaded_ = std::move(fresh);
+  return ok();
 }
 
 std::optional<uint64_t> Executor::currentRevision() const {

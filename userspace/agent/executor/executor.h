@@ -44,6 +44,9 @@ struct ExecutorOptions {
   int64_t freeze_probe_interval_ns = 30'000'000'000;
   // Rotated journals kept for `coloctl revisions`.
   uint32_t keep_journals = 8;
+  // Between revisions, a journal longer than this is compacted: the next one starts with the
+  // knobs still to restore (baseline records) and the old one joins the rotated history.
+  size_t compact_after_records = 100000;
   // Monotonic clock in ns (rate limit, freeze probe); steady_clock when empty. For tests.
   std::function<int64_t()> clock;
 };
@@ -149,6 +152,7 @@ class Executor {
   RestoreReport restoreLocked(const std::vector<std::string>& order, const std::string& reason);
   void noteFailureLocked(const std::string& error, bool counts_for_freeze);
   Status rotateLocked();
+  Status compactLocked();
   void loadLocked(const std::vector<JournalRecord>& records);
 
   FileSystem& fs_;
