@@ -38,6 +38,7 @@ struct ThreadState {
   std::vector<int64_t> scores;
   std::string label, label_value;
   std::string reason;
+  std::string escaped_reason;
 };
 
 ThreadState& threadState(const Config& c) {
@@ -150,6 +151,8 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
     std::string failed, unresolvable;
     JsonWriter fw(&failed), uw(&unresolvable);
     std::vector<uint8_t> pass(views.size(), 1);
+    // Many nodes fail for the same reason (a missing label): format and escape it once.
+    FilterVerdict last;
     for (size_t i = 0; i < views.size(); ++i) {
       FilterVerdict verdict = plugins_.filter(args.pod, views[i], ts.placed[i]);
       if (verdict.kind == FilterVerdict::kPass) {
@@ -162,9 +165,14 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
         w.ch(',');
       }
       w.key(views[i].name);
-      ts.reason.clear();
-      verdict.appendReason(config_, &ts.reason);
-      w.str(ts.reason);
+      if (verdict.why != last.why || verdict.value != last.value || verdict.limit != last.limit) {
+        last = verdict;
+        ts.reason.clear();
+        verdict.appendReason(config_, &ts.reason);
+        ts.escaped_reason.clear();
+        JsonWriter(&ts.escaped_reason).str(ts.reason);
+      }
+      w.raw(ts.escaped_reason);
     }
     out.reserve(args.nodes_mode ? body.size() + 256 : views.size() * 24 + 256);
     JsonWriter w(&out);
@@ -231,6 +239,7 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
       fill_and_run(nullptr);
     }
   }
+  metrics_.flushDecisions();
   metrics_.latency[0].observe(monotonicNs() - start);
   http::Response r;
   r.body = std::move(out);
@@ -306,6 +315,7 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
         1000;
     placements_.prune(now, keep);
   }
+  metrics_.flushDecisions();
   metrics_.latency[1].observe(monotonicNs() - start);
   http::Response r;
   r.body = std::move(out);

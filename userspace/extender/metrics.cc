@@ -64,6 +64,18 @@ void Histogram::render(std::string* out, std::string_view name, std::string_view
   *out += fmt::format("{}_count{{{}}} {}\n", name, labels, count_.load(std::memory_order_relaxed));
 }
 
+void ExtenderMetrics::flushDecisions() {
+  Tally& t = tally();
+  for (size_t p = 0; p < t.size(); ++p) {
+    for (size_t d = 0; d < t[p].size(); ++d) {
+      if (t[p][d] != 0) {
+        decisions[p][d].fetch_add(t[p][d], std::memory_order_relaxed);
+        t[p][d] = 0;
+      }
+    }
+  }
+}
+
 void ExtenderMetrics::countRequest(Verb verb, int code) {
   size_t idx = kCodes.size();
   for (size_t i = 0; i < kCodes.size(); ++i) {

@@ -60,13 +60,21 @@ struct ExtenderMetrics {
   std::atomic<int64_t> cache_synced{0};
 
   void countRequest(Verb verb, int code);
-  void countDecision(Plugin p, Decision d) {
-    decisions[size_t(p)][size_t(d)].fetch_add(1, std::memory_order_relaxed);
-  }
+  // Per-node decisions are tallied per thread (thousands per request) and added to the shared
+  // counters by flushDecisions(), once per request.
+  void countDecision(Plugin p, Decision d) { tally()[size_t(p)][size_t(d)]++; }
+  void flushDecisions();
   void countUnusable(MetricsState s) {
     unusable_metrics[size_t(s)].fetch_add(1, std::memory_order_relaxed);
   }
   std::string render() const;
+
+ private:
+  using Tally = std::array<std::array<uint64_t, size_t(Decision::kCount)>, size_t(Plugin::kCount)>;
+  static Tally& tally() {
+    thread_local Tally t{};
+    return t;
+  }
 };
 
 }  // namespace colo::extender
