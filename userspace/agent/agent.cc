@@ -62,6 +62,7 @@ struct Agent::Impl {
   std::unique_ptr<http::Server> server;
   std::string node;
   int64_t next_resync_ns = 0;
+  uint64_t cgroup_events_dropped = 0;  // last seen ProbeCounters value
 
   void tickAndPublish();
   Status serve();
@@ -130,6 +131,9 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
     return fail(probe.error().wrap("load BPF probe"));
   }
   impl->probe = std::move(*probe);
+  if (auto counters = impl->probe->counters()) {
+    impl->cgroup_events_dropped = counters->cgroup_events_dropped;  // reused pinned maps
+  }
   log::info(kComponent, "BPF probe attached ({}), maps pinned at {}", impl->probe->attachMode(),
             config.pin_dir);
 
@@ -180,6 +184,14 @@ void Agent::Impl::tickAndPublish() {
   }
   collector->tick(now);
   if (auto counters = probe->counters()) {
+    // Cgroup events lost in the ring buffer: the watched set may be wrong until a rescan, so do
+    // it now rather than at the next resync interval.
+    if (counters->cgroup_events_dropped > cgroup_events_dropped) {
+      log::warn(kComponent, "{} cgroup events lost: rescanning",
+                counters->cgroup_events_dropped - cgroup_events_dropped);
+      cgroup_events_dropped = counters->cgroup_events_dropped;
+      collector->resync();
+    }
     collector->mutableStats().probe = *counters;
   }
   std::shared_ptr<Snapshot> snap = collector->snapshot();

@@ -155,6 +155,9 @@ std::string renderMetrics(const Snapshot& s) {
           a.resync_differences);
   counter("colo_agent_bpf_write_errors_total",
           "BPF map writes (tier, threshold, forget) that failed.", a.bpf_write_errors);
+  counter("colo_agent_cgroup_events_mismatched_total",
+          "Cgroup mkdir events ignored because their path now holds another cgroup.",
+          a.events_mismatched);
   if (a.probe) {
     w.family("colo_bpf_events_dropped_total", "counter", "Latency events BPF did not deliver.");
     w.sample("colo_bpf_events_dropped_total", "reason=\"ratelimit\"",

@@ -97,7 +97,7 @@ std::map<std::string, Collector::Found> Collector::scan() {
   return out;
 }
 
-bool Collector::add(const std::string& rel, const Found& found) {
+bool Collector::add(const std::string& rel, const Found& found, uint64_t expected_id) {
   if (by_path_.count(rel) != 0) {
     return true;
   }
@@ -111,6 +111,12 @@ bool Collector::add(const std::string& rel, const Found& found) {
         log::warn(kComponent, "add {}: {}", rel, id.error().message());
       }
     }
+    return false;
+  }
+  if (expected_id != 0 && *id != expected_id) {
+    ++stats_.events_mismatched;
+    log::debug(kComponent, "mkdir event for {} names cgroup {}, the directory is {}: ignored", rel,
+               expected_id, *id);
     return false;
   }
   if (auto it = containers_.find(*id); it != containers_.end()) {
@@ -174,7 +180,7 @@ void Collector::onCgroupEvent(const bpf::CgroupEvent& event) {
   }
   if (event.kind == bpf::CgroupEvent::Kind::kMkdir) {
     if (auto found = classify(event.path)) {
-      add(event.path, *found);
+      add(event.path, *found, event.cgroup.id);
     }
     return;
   }

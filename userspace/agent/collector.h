@@ -100,8 +100,10 @@ class Collector {
   void scanDir(const std::string& rel, uint32_t depth, uint32_t max_depth,
                std::map<std::string, Found>* out);
   std::optional<Found> classify(const std::string& rel) const;
-  // Adds the container at `rel` (cgroup path); false when its cgroup is already gone.
-  bool add(const std::string& rel, const Found& found);
+  // Adds the container at `rel` (cgroup path); false when its cgroup is already gone, or when
+  // `expected_id` is set and the directory at `rel` is another cgroup (a truncated or stale
+  // event path).
+  bool add(const std::string& rel, const Found& found, uint64_t expected_id = 0);
   void remove(uint64_t id);
   // Reads the cgroup files of `c`; false when the cgroup vanished.
   bool readCpu(Container& c, int64_t now_ns);

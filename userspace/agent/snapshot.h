@@ -62,8 +62,9 @@ struct AgentStats {
   uint64_t latency_events = 0;
   std::array<uint64_t, bpf::kTierCount> latency_events_by_tier{};
   uint64_t resyncs = 0;
-  uint64_t resync_differences = 0;          // containers a resync found that events had missed
-  uint64_t bpf_write_errors = 0;            // setTier/forget/setThreshold failures
+  uint64_t resync_differences = 0;  // containers a resync found that events had missed
+  uint64_t bpf_write_errors = 0;    // setTier/forget/setThreshold failures
+  uint64_t events_mismatched = 0;   // mkdir events whose path now holds another cgroup (ignored)
   std::optional<bpf::ProbeCounters> probe;  // BPF-side error counters, when available
 };
 

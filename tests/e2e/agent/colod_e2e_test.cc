@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -226,7 +227,7 @@ TEST_F(ColodE2eTest, ListsKubeletContainersWithTiersAndFigures) {
   std::ofstream(weight_file) << (tree_->version() == CgroupVersion::kV1 ? "102400" : "10000");
   ASSERT_TRUE(tree_->spawn(kBeRel, {"sh", "-c", "while :; do :; done"}, 0));
   ASSERT_TRUE(tree_->spawn(kLsRel, {"sh", "-c", "while :; do sleep 0.02; done"}, 0));
-  ASSERT_NO_FATAL_FAILURE(startColod());
+  ASSERT_NO_FATAL_FAILURE(startColod({"--api_addr=127.0.0.1:0"}));
 
   ASSERT_TRUE(pollUntil([&] { return container(kIdBe) && container(kIdLs); }, seconds(5)));
   auto be = *container(kIdBe);
@@ -280,6 +281,20 @@ TEST_F(ColodE2eTest, ListsKubeletContainersWithTiersAndFigures) {
 
   std::string m = metrics();
   EXPECT_NE(m.find("# TYPE colo_agent_tick_duration_seconds gauge"), std::string::npos);
+
+  // The loopback listener (port 0: the log says which port it got) serves the same API.
+  std::smatch match;
+  std::string log_text = slurp(log_);
+  ASSERT_TRUE(std::regex_search(log_text, match, std::regex(R"(API on 127\.0\.0\.1:(\d+))")))
+      << log_text;
+  auto tcp = http::Client::connect("127.0.0.1:" + match[1].str(), 2000);
+  ASSERT_TRUE(tcp) << tcp.error().message();
+  auto health = tcp->get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto listed = tcp->get("/v1/containers");
+  ASSERT_TRUE(listed);
+  EXPECT_NE(listed->body.find(kIdBe), std::string::npos);
   EXPECT_NE(m.find("colo_container_cpu_usage_cores{container=\"" + kIdBe), std::string::npos);
   EXPECT_NE(m.find("colo_agent_containers{tier=\"BE\"} 1"), std::string::npos);
 }

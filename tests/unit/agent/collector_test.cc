@@ -401,6 +401,26 @@ TEST(CollectorTest, MkdirAndRmdirEventsWithoutRescanning) {
   EXPECT_EQ(lists, 0) << "events and ticks must not list directories";
 }
 
+TEST(CollectorTest, MkdirEventWhosePathIsAnotherCgroupIsIgnored) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  size_t before = col.size();
+  const std::string path = "/kubepods/burstable/pod" + kUidLs + "/" + std::string(64, '7');
+  putV1(fs, path, 0);
+  bpf::CgroupEvent mk;
+  mk.kind = bpf::CgroupEvent::Kind::kMkdir;
+  mk.path = path;
+  mk.cgroup = {bpf::Hierarchy::kV1Cpu, inodeOf(fs, path) + 1000};  // stale: removed, re-created
+  col.onCgroupEvent(mk);
+  EXPECT_EQ(col.size(), before);
+  EXPECT_EQ(col.stats().events_mismatched, 1u);
+  col.resync();  // the safety net finds the directory that is there now
+  EXPECT_EQ(col.size(), before + 1);
+}
+
 TEST(CollectorTest, ResyncFindsWhatEventsMissed) {
   FakeFs fs;
   buildV1Tree(fs);
