@@ -276,33 +276,6 @@ Status Executor::appendLocked(JournalRecord record, bool sync) {
   return ok();
 }
 
-Status Executor::rotateLocked() {
-  writer_.reset();
-  const std::string& dir = options_.state_dir;
-  bool has_writes = std::any_of(loaded_.begin(), loaded_.end(), [](const JournalRecord& r) {
-    return r.type == RecordType::kWrite;
-  });
-  auto rotated = rotatedJournals(dir);
-  if (has_writes) {
-    uint64_t n = rotated.empty() ? 1 : rotated.back().first + 1;
-    std::string to = joinPath(dir, "journal." + std::to_string(n) + ".jsonl");
-    if (::rename(journal_file_.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-      return failErrno(errno, "rotate journal to " + to);
-    }
-    rotated.emplace_back(n, to);
-  } else if (::unlink(journal_file_.c_str()) != 0 && errno != ENOENT) {
-    return failErrno(errno, "remove " + journal_file_);
-  }
-  while (rotated.size() > options_.keep_journals) {
-    ::unlink(rotated.front().second.c_str());
-    rotated.erase(rotated.begin());
-  }
-  fsyncDir(dir);
-  loaded_.clear();
-  next_seq_ = 1;
-  return ok();
-}
-
 Result<RestoreReport> Executor::reconcile() {
   std::lock_guard<std::mutex> lock(mu_);
   RestoreReport report;
@@ -318,27 +291,10 @@ Result<RestoreReport> Executor::reconcile() {
     restored.had_crashed_run = true;
     report = std::move(restored);
   }
-  // Whatever could not be restored (not vanished) stays in baseline_ and is carried over.
-  std::vector<std::pair<std::string, std::string>> carry;
-  for (const auto& p : order_) {
-    if (auto it = baseline_.find(p); it != baseline_.end()) {
-      carry.emplace_back(p, it->second);
-    }
-  }
-  if (auto st = rotateLocked(); !st) {
+  // Whatever could not be restored (not vanished) stays in baseline_ and is carried over into
+  // the fresh journal.
+  if (auto st = startFreshJournalLocked(); !st) {
     return fail(st.error().wrap("reconcile"));
-  }
-  if (auto st = openWriterLocked(); !st) {
-    return fail(st.error().wrap("reconcile: start journal"));
-  }
-  for (const auto& [path, old] : carry) {
-    JournalRecord r;
-    r.type = RecordType::kBaseline;
-    r.path = path;
-    r.old_value = old;
-    if (auto st = appendLocked(r, true); !st) {
-      return fail(st.error().wrap("reconcile: carry over " + path));
-    }
   }
   reconciled_ = true;
   if (report.had_crashed_run) {
@@ -361,14 +317,14 @@ void Executor::endRevision() {
   revision_open_ = false;
   revision_written_ = false;
   if (loaded_.size() > options_.compact_after_records) {
-    if (auto st = compactLocked(); !st) {
+    if (auto st = startFreshJournalLocked(); !st) {
       log::warn(kLog, "journal compaction failed (the journal keeps growing): {}",
                 st.error().message());
     }
   }
 }
 
-Status Executor::compactLocked() {
+Status Executor::startFreshJournalLocked() {
   const std::string& dir = options_.state_dir;
   std::string tmp = journal_file_ + ".tmp";
   ::unlink(tmp.c_str());
@@ -376,7 +332,7 @@ Status Executor::compactLocked() {
   {
     auto w = JournalWriter::open(tmp);
     if (!w) {
-      return fail(w.error().wrap("compact"));
+      return fail(w.error());
     }
     JournalRecord start;
     start.type = RecordType::kStart;
@@ -393,21 +349,27 @@ Status Executor::compactLocked() {
     }
     for (size_t i = 0; i < fresh.size(); ++i) {
       if (auto st = w->append(fresh[i], i + 1 == fresh.size()); !st) {
-        return fail(st.error().wrap("compact"));
+        return st;
       }
     }
   }
   // The old journal joins the history under a second name before the new one replaces it, so
   // a crash at any point leaves a complete journal.jsonl.
+  writer_.reset();
   auto rotated = rotatedJournals(dir);
-  uint64_t n = rotated.empty() ? 1 : rotated.back().first + 1;
-  std::string to = joinPath(dir, "journal." + std::to_string(n) + ".jsonl");
-  if (::link(journal_file_.c_str(), to.c_str()) != 0) {
-    return failErrno(errno, "compact: link " + to);
+  bool has_writes = std::any_of(loaded_.begin(), loaded_.end(), [](const JournalRecord& r) {
+    return r.type == RecordType::kWrite || r.type == RecordType::kRevision;
+  });
+  if (has_writes) {
+    uint64_t n = rotated.empty() ? 1 : rotated.back().first + 1;
+    std::string to = joinPath(dir, "journal." + std::to_string(n) + ".jsonl");
+    if (::link(journal_file_.c_str(), to.c_str()) != 0) {
+      return failErrno(errno, "keep journal as " + to);
+    }
+    rotated.emplace_back(n, to);
   }
-  rotated.emplace_back(n, to);
   if (::rename(tmp.c_str(), journal_file_.c_str()) != 0) {
-    return failErrno(errno, "compact: rename " + tmp);
+    return failErrno(errno, "rename " + tmp + " to " + journal_file_);
   }
   fsyncDir(dir);
   while (rotated.size() > options_.keep_journals) {
@@ -416,8 +378,7 @@ Status Executor::compactLocked() {
   }
   auto w = JournalWriter::open(journal_file_);
   if (!w) {
-    writer_.reset();
-    return fail(w.error().wrap("compact: reopen"));
+    return fail(w.error().wrap("reopen"));
   }
   writer_.emplace(std::move(*w));
   loaded_ = std::move(fresh);

@@ -151,8 +151,9 @@ class Executor {
   Status openWriterLocked();
   RestoreReport restoreLocked(const std::vector<std::string>& order, const std::string& reason);
   void noteFailureLocked(const std::string& error, bool counts_for_freeze);
-  Status rotateLocked();
-  Status compactLocked();
+  // Replaces the journal with one holding only the knobs still to restore (baseline records);
+  // the old one, if it recorded anything, joins the rotated history.
+  Status startFreshJournalLocked();
   void loadLocked(const std::vector<JournalRecord>& records);
 
   FileSystem& fs_;
