@@ -289,7 +289,7 @@ Status validateConfig(const AgentConfig& c) {
   if (auto st = checkRange("tick_ms", c.tick_ms, 100, 60000); !st) {
     return st;
   }
-  if (auto st = checkRange("window_ticks", c.window_ticks, 1, 3600); !st) {
+  if (auto st = checkRange("window_ticks", c.window_ticks, 1, 600); !st) {
     return st;
   }
   if (auto st = checkRange("resync_interval_s", c.resync_interval_s, 1, 86400); !st) {

@@ -15,7 +15,7 @@ DEFINE_string(cgroup_root, "auto",
               "kubelet cgroup root relative to the cpu hierarchy mount (\"auto\": /kubepods.slice "
               "if present, else /kubepods)");
 DEFINE_uint32(tick_ms, 1000, "collection period in ms (100..60000)");
-DEFINE_uint32(window_ticks, 60, "percentile window in ticks (1..3600)");
+DEFINE_uint32(window_ticks, 60, "percentile window in ticks (1..600)");
 DEFINE_uint32(resync_interval_s, 60, "rescan of the cgroup tree as a safety net, seconds");
 DEFINE_string(api_socket, "/run/colo/colod.sock", "unix socket of the local API");
 DEFINE_string(api_addr, "", "also serve the API on host:port (e.g. 127.0.0.1:9477)");

@@ -409,7 +409,7 @@ TEST(ColodFlagsTest, BadValuesExitNonZeroNamingTheKey) {
   std::tie(status, out) = runColod({"--config=" + cfg});
   ::unlink(cfg.c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-  EXPECT_NE(out.find("config " + cfg + ": window_ticks: must be between 1 and 3600, got 0"),
+  EXPECT_NE(out.find("config " + cfg + ": window_ticks: must be between 1 and 600, got 0"),
             std::string::npos)
       << out;
 

@@ -74,7 +74,7 @@ TEST(ConfigTest, EachBadKeyIsNamed) {
       {"tick_ms: fast", "tick_ms: must be a non-negative integer, got 'fast'"},
       {"tick_ms: -5", "tick_ms: must be a non-negative integer"},
       {"tick_ms: [1]", "tick_ms: must be a non-negative integer, got <list>"},
-      {"window_ticks: 0", "window_ticks: must be between 1 and 3600, got 0"},
+      {"window_ticks: 0", "window_ticks: must be between 1 and 600, got 0"},
       {"resync_interval_s: 0", "resync_interval_s: must be between 1 and 86400"},
       {"cgroup_root: kubepods", "cgroup_root: must be an absolute path"},
       {"api_socket: colod.sock", "api_socket: must be an absolute path"},
