@@ -240,7 +240,11 @@ struct Server::Impl {
     UniqueFd wake;
     std::thread thread;
     std::unordered_map<int, std::unique_ptr<Conn>> conns;
+    // Connections accepted by another worker for this one (round-robin), announced on `wake`.
+    std::mutex inbox_mu;
+    std::vector<std::unique_ptr<Conn>> inbox;
   };
+  std::atomic<uint32_t> next_worker{0};
   std::vector<std::unique_ptr<Worker>> workers;
 
   ~Impl() {
@@ -252,6 +256,7 @@ struct Server::Impl {
   void run(Worker* w);
   void acceptAll(Worker* w, const Listener& l);
   void closeConn(Worker* w, int fd);
+  void adopt(Worker* w, std::unique_ptr<Conn> c);
   // Returns false when the connection was closed.
   bool onReadable(Worker* w, Conn* c);
   bool onWritable(Worker* w, Conn* c);
@@ -427,13 +432,10 @@ void Server::stop() {
     if (w->thread.joinable()) {
       w->thread.join();
     }
-    for (auto& [fd, c] : w->conns) {
-      (void)fd;
-      (void)c;
-      s.connections.fetch_sub(1, std::memory_order_relaxed);
-    }
     w->conns.clear();
+    w->inbox.clear();
   }
+  s.connections.store(0);
   s.workers.clear();
   for (auto& l : s.listeners) {
     if (!l.unix_path.empty()) {
@@ -460,7 +462,20 @@ void Server::Impl::run(Worker* w) {
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
       if (tag == static_cast<uint64_t>(-1)) {
-        return;  // stop()
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t r = ::read(w->wake.get(), &count, sizeof(count));
+        if (!running.load()) {
+          return;  // stop()
+        }
+        std::vector<std::unique_ptr<Conn>> handed;
+        {
+          std::lock_guard<std::mutex> lock(w->inbox_mu);
+          handed.swap(w->inbox);
+        }
+        for (auto& c : handed) {
+          adopt(w, std::move(c));
+        }
+        continue;
       }
       if (tag & (1ull << 63)) {
         acceptAll(w, listeners[tag & ~(1ull << 63)]);
@@ -537,15 +552,35 @@ void Server::Impl::acceptAll(Worker* w, const Listener& l) {
       SSL_set_accept_state(c->ssl);
       c->state = ConnState::kHandshake;
     }
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = static_cast<uint64_t>(fd);
-    if (epoll_ctl(w->epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      continue;  // c closes the fd
-    }
     connections.fetch_add(1, std::memory_order_relaxed);
-    w->conns.emplace(fd, std::move(c));
+    // Spread connections over the workers round-robin: whichever worker the kernel woke for
+    // the listener, a scheduler's few keep-alive connections must not share one thread.
+    Worker* target =
+        workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()].get();
+    if (target == w) {
+      adopt(w, std::move(c));
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(target->inbox_mu);
+      target->inbox.push_back(std::move(c));
+    }
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(target->wake.get(), &one, sizeof(one));
   }
+}
+
+void Server::Impl::adopt(Worker* w, std::unique_ptr<Conn> c) {
+  int fd = c->fd.get();
+  c->last_active_ms = nowMs();
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = static_cast<uint64_t>(fd);
+  if (epoll_ctl(w->epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    connections.fetch_sub(1, std::memory_order_relaxed);
+    return;  // c closes the fd
+  }
+  w->conns.emplace(fd, std::move(c));
 }
 
 void Server::Impl::closeConn(Worker* w, int fd) {

@@ -25,39 +25,45 @@ constexpr EscapeTable kEscape;
 
 void JsonWriter::str(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out_->push_back('"');
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!kEscape[c]) {
-      continue;
-    }
-    out_->append(s.data() + start, i - start);
-    start = i + 1;
-    switch (c) {
-      case '"':
-        out_->append("\\\"");
-        break;
-      case '\\':
-        out_->append("\\\\");
-        break;
-      case '\n':
-        out_->append("\\n");
-        break;
-      case '\r':
-        out_->append("\\r");
-        break;
-      case '\t':
-        out_->append("\\t");
-        break;
-      default: {
-        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out_->append(esc, 6);
+  const size_t old = out_->size();
+  // Write in place into room for the worst case (every byte as \u00XX), then trim.
+  out_->resize_and_overwrite(old + s.size() * 6 + 2, [&](char* base, size_t) {
+    char* p = base + old;
+    *p++ = '"';
+    for (char ch : s) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      if (!kEscape[c]) {
+        *p++ = ch;
+        continue;
+      }
+      *p++ = '\\';
+      switch (c) {
+        case '"':
+          *p++ = '"';
+          break;
+        case '\\':
+          *p++ = '\\';
+          break;
+        case '\n':
+          *p++ = 'n';
+          break;
+        case '\r':
+          *p++ = 'r';
+          break;
+        case '\t':
+          *p++ = 't';
+          break;
+        default:
+          *p++ = 'u';
+          *p++ = '0';
+          *p++ = '0';
+          *p++ = kHex[c >> 4];
+          *p++ = kHex[c & 15];
       }
     }
-  }
-  out_->append(s.data() + start, s.size() - start);
-  out_->push_back('"');
+    *p++ = '"';
+    return static_cast<size_t>(p - base);
+  });
 }
 
 void JsonWriter::num(int64_t v) {

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -165,6 +167,25 @@ TEST(HttpServer, ConcurrentClientsOnSeveralWorkers) {
   }
   EXPECT_EQ(good.load(), kClients * kRequests);
   EXPECT_EQ(calls.load(), kClients * kRequests);
+}
+
+TEST(HttpServer, ConnectionsAreSpreadOverWorkers) {
+  // A scheduler keeps a couple of keep-alive connections: they must not share one worker.
+  ServerOptions o;
+  o.threads = 2;
+  std::mutex mu;
+  std::set<std::thread::id> seen;
+  TestServer ts(o, [&](const Request& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert(std::this_thread::get_id());
+    return echo(r);
+  });
+  auto c1 = Client::connect(ts.address());
+  auto c2 = Client::connect(ts.address());
+  ASSERT_TRUE(c1 && c2);
+  EXPECT_EQ(c1->get("/1")->status, 200);
+  EXPECT_EQ(c2->get("/2")->status, 200);
+  EXPECT_EQ(seen.size(), 2u);
 }
 
 TEST(HttpServer, OversizedBodyGets413AndOtherClientsAreServed) {
