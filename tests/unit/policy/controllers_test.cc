@@ -6,6 +6,7 @@
 #include <set>
 
 #include "agent/policy/engine.h"
+#include "agent/policy/window.h"
 #include "policy_test_util.h"
 
 namespace colo::policy {
@@ -260,6 +261,33 @@ TEST(LatencyGuardTest, RingBufferEventsSqueezeBetweenTicks) {
   EXPECT_EQ(plan->be_cpus.size(), 2u);
   // The next tick keeps the squeezed limit (calm must hold before release).
   EXPECT_EQ(tick(e, n.s).be_cpus.size(), 2u);
+}
+
+TEST(LatencyGuardTest, CollectorFractionOfTicksOverThresholdStandsInForTheWindow) {
+  GuardNode n;
+  Engine e(PolicyConfig{});
+  n.p99Ms(8);
+  n.ls->runq_over_threshold_fraction = 0.5;  // half the recent ticks: not sustained
+  EXPECT_EQ(tick(e, n.s).be_cpus.size(), 10u);
+  n.ls->runq_over_threshold_fraction = 0.9;  // >= 1 − 30 %: sustained, fire now
+  EXPECT_EQ(tick(e, n.s).be_cpus.size(), 5u);
+}
+
+TEST(WindowTest, NearestRankPercentilesOverTheLastSamples) {
+  Window w(4);
+  EXPECT_EQ(w.percentile(50), 0);
+  for (double v : {10.0, 1.0, 7.0, 3.0, 5.0}) {  // 10 falls out
+    w.push(v);
+  }
+  EXPECT_EQ(w.size(), 4u);
+  EXPECT_EQ(w.last(), 5.0);
+  EXPECT_EQ(w.percentile(0), 1.0);
+  EXPECT_EQ(w.percentile(25), 1.0);
+  EXPECT_EQ(w.percentile(30), 3.0);
+  EXPECT_EQ(w.percentile(50), 3.0);
+  EXPECT_EQ(w.percentile(100), 7.0);
+  EXPECT_EQ(w.max(), 7.0);
+  EXPECT_DOUBLE_EQ(w.fractionAbove(4.0), 0.5);
 }
 
 // ---------------------------------------------------------------- LSR borrowing

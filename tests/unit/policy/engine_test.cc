@@ -109,6 +109,16 @@ TEST(FreezeTest, FewerFailuresThanTheLimitDoNotFreeze) {
   EXPECT_FALSE(e.status().frozen);
 }
 
+TEST(FreezeTest, ClockGoingBackwardsFreezes) {
+  auto s = makeNode(4);
+  Engine e(PolicyConfig{});
+  tick(e, s);
+  s.now_ns -= 5 * kSec;
+  EXPECT_FALSE(e.onTick(s));
+  ASSERT_FALSE(e.status().freeze_reasons.empty());
+  EXPECT_EQ(e.status().freeze_reasons[0], "snapshot time went backwards");
+}
+
 // ---------------------------------------------------------------- tier isolation
 
 TEST(EngineTest, LsxCoresNeverInBeCpusOverRandomRuns) {
