@@ -152,15 +152,15 @@ class ColodE2eTest : public ::testing::Test {
     }
   }
 
-  void startColod(std::vector<std::string> extra = {}) {
+  void startColod(std::vector<std::string> extra = {}, const std::string& config = "") {
     std::vector<std::string> args = {
         "--cgroup_root=/" + tree_->topName() + "/kubepods",
         "--api_socket=" + socket_,
         "--pin_dir=" + pin_dir_,
         "--tick_ms=200",
-        "--config=" + dir_ + "/absent.yaml",  // a named config must exist: write an empty one
+        "--config=" + dir_ + "/colod.yaml",
     };
-    std::ofstream(dir_ + "/absent.yaml") << "# defaults\n";
+    std::ofstream(dir_ + "/colod.yaml") << "# test config\n" << config;
     args.insert(args.end(), extra.begin(), extra.end());
     colod_.emplace(args, log_);
     ASSERT_GT(colod_->pid(), 0);
@@ -343,6 +343,27 @@ TEST_F(ColodE2eTest, SurvivesCgroupsVanishingMidRead) {
       seconds(5)));
   // A vanished cgroup is normal, not a read error.
   EXPECT_NE(metrics().find("colo_agent_read_errors_total 0\n"), std::string::npos);
+}
+
+TEST_F(ColodE2eTest, TierRulesServeAPlainHost) {
+  const std::string top = "/" + tree_->topName();
+  ASSERT_TRUE(tree_->mkdir("batch/etl"));
+  ASSERT_TRUE(tree_->mkdir("web"));
+  ASSERT_NO_FATAL_FAILURE(startColod({}, fmt::format("tier_rules:\n"
+                                                     "  - {{match: {0}/web, tier: LSX}}\n"
+                                                     "  - {{match: {0}/batch/*, tier: BE}}\n",
+                                                     top)));
+  ASSERT_TRUE(pollUntil([&] { return container(top + "/web").has_value(); }, seconds(5)));
+  EXPECT_EQ((*container(top + "/web"))["tier"], "LSX");
+  auto etl = container(top + "/batch/etl");
+  ASSERT_TRUE(etl);
+  EXPECT_EQ((*etl)["tier"], "BE");
+  EXPECT_EQ((*etl)["pod_uid"], "");
+  EXPECT_FALSE(container(top + "/batch").has_value()) << "no rule matches /batch itself";
+  // Kubelet containers that no rule matches keep the tier of their QoS class.
+  EXPECT_EQ((*container(kIdLs))["tier"], "LS");
+  ASSERT_TRUE(tree_->mkdir("batch/train"));
+  EXPECT_TRUE(pollUntil([&] { return container(top + "/batch/train").has_value(); }, seconds(3)));
 }
 
 TEST_F(ColodE2eTest, SigtermExitsZeroPromptly) {
