@@ -141,6 +141,22 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
   if (auto st = impl->collector->start(); !st) {
     return fail(st.error().wrap("start collector"));
   }
+  // Pinned maps reused from an earlier run may hold tiers of cgroups that went away while colod
+  // was down: drop every tier entry of our hierarchy that the scan did not find.
+  if (auto pinned = bpf::PinnedSchedMaps::open(config.pin_dir)) {
+    if (auto tiers = pinned->readTiers()) {
+      size_t pruned = 0;
+      for (const auto& [ref, tier] : *tiers) {
+        if (ref.hierarchy == popts.hierarchy && !impl->collector->watches(ref.id) &&
+            impl->probe->forget(ref)) {
+          ++pruned;
+        }
+      }
+      if (pruned != 0) {
+        log::info(kComponent, "dropped {} stale tier entries from the pinned maps", pruned);
+      }
+    }
+  }
   log::info(kComponent, "cgroup v{}, cpu hierarchy {}, kubelet root {}", static_cast<int>(version),
             copts.cpu_mount, copts.kubelet_root);
 

@@ -67,6 +67,7 @@ class Collector {
   std::shared_ptr<Snapshot> snapshot() const;
 
   size_t size() const { return containers_.size(); }
+  bool watches(uint64_t cgroup_id) const { return containers_.count(cgroup_id) != 0; }
   const AgentStats& stats() const { return stats_; }
   AgentStats& mutableStats() { return stats_; }
   const std::string& healthProblem() const { return health_problem_; }
