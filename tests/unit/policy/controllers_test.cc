@@ -135,6 +135,7 @@ TEST(LatencyGuardTest, SustainedPressureSqueezesMultiplicativelyToTheFloor) {
   std::vector<size_t> sizes;
   for (int i = 0; i < 11; ++i) {
     sizes.push_back(tick(e, n.s).be_cpus.size());
+    EXPECT_EQ(e.latencyGuardActive(), i >= 7) << "tick " << i;
   }
   // Window of 10 starts at zero; p30 is over once 8 of 10 samples are: tick 8 fires. Each
   // firing tick halves the limit (floor), down to min_cpus.

@@ -9,6 +9,7 @@
 // Prometheus getters copy out, so the API server can call them from the same loop.
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -73,6 +74,8 @@ class Engine {
     return profiles_.profile(id, cfg_);
   }
   const PolicyConfig& config() const { return cfg_; }
+  // The latency guard holds BE under a limit now (node-metrics `ls.guard`).
+  bool latencyGuardActive() const { return !std::isinf(guard_.limit()); }
 
   // /v1/controllers: frozen state and why, pools, every controller's state.
   nlohmann::json statusJson() const;
