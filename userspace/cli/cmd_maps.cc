@@ -77,7 +77,8 @@ std::string renderText(const MapsSnapshot& snap, const std::string& pin_dir) {
                {"OVER_THR", A::kRight}});
   for (const auto& row : snap.rows) {
     const auto& s = row.stats;
-    std::string name = row.displayName();
+    std::string name =
+        shortContainerName(row.identity.pod_uid, row.identity.container_id, row.displayName());
     if (row.gone) {
       name = "(removed)";
     }

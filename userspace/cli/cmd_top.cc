@@ -79,7 +79,7 @@ std::string renderTopFrame(const AgentSnapshot& snap, std::string_view sort_key,
                   snap.attach_mode.empty() ? "?" : snap.attach_mode, snap.tick_ms,
                   snap.containers.size(), snap.containers.size() == 1 ? "" : "s", sort_key);
   using A = Table::Align;
-  Table table({{"CONTAINER", A::kLeft, 50},
+  Table table({{"CONTAINER", A::kLeft, 60},
                {"TIER", A::kLeft},
                {"CPU", A::kRight},
                {"RUNQ_P50", A::kRight},
@@ -92,8 +92,11 @@ std::string renderTopFrame(const AgentSnapshot& snap, std::string_view sort_key,
     if (limit != 0 && n++ >= limit) {
       break;
     }
-    table.addRow({c.name.empty() ? c.id : c.name, c.tier.empty() ? "-" : c.tier,
-                  formatCores(c.usage_cores), formatDuration(c.p50_ns), formatDuration(c.p99_ns),
+    // The API's id is the container id for pods, else the cgroup path.
+    std::string label = shortContainerName(c.pod_uid, c.pod_uid.empty() ? "" : c.id,
+                                           c.name.empty() ? c.id : c.name);
+    table.addRow({label, c.tier.empty() ? "-" : c.tier, formatCores(c.usage_cores),
+                  formatDuration(c.p50_ns), formatDuration(c.p99_ns),
                   formatPercent(c.throttled_pct), formatCount(c.waited_behind_lower),
                   formatCount(c.waited_behind_lower_delta)});
   }

@@ -56,6 +56,19 @@ std::string formatPercent(double pct) { return fmt::format("{:.1f}%", pct); }
 
 std::string formatCores(double cores) { return fmt::format("{:.2f}", cores); }
 
+std::string shortContainerName(std::string_view pod_uid, std::string_view container_id,
+                               std::string_view fallback) {
+  if (pod_uid.empty()) {
+    return std::string(fallback);
+  }
+  std::string out = "pod" + std::string(pod_uid);
+  if (!container_id.empty()) {
+    out += "/";
+    out += container_id.substr(0, 12);
+  }
+  return out;
+}
+
 size_t displayWidth(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) {

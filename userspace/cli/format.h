@@ -17,6 +17,11 @@ std::string formatPercent(double pct);
 // Cores with two decimals: "0.53".
 std::string formatCores(double cores);
 
+// Table label of a container: "pod<uid>/<first 12 of the container id>" (the short id docker and
+// crictl print), "pod<uid>" for a pod cgroup; `fallback` (a path) outside Kubernetes.
+std::string shortContainerName(std::string_view pod_uid, std::string_view container_id,
+                               std::string_view fallback);
+
 // Columns shown on a terminal: UTF-8 code points (every one counted as one column).
 size_t displayWidth(std::string_view s);
 // Cuts `s` to at most `width` columns, keeping its head and tail around "…" (ids differ at both

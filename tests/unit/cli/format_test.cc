@@ -34,6 +34,12 @@ TEST(FormatPercentAndCores, FixedDecimals) {
   EXPECT_EQ(formatCores(0.526), "0.53");
 }
 
+TEST(ShortContainerName, PodUidAndShortId) {
+  EXPECT_EQ(shortContainerName("6a1e-22", "3f1c0123456789abcdef", "/x"), "pod6a1e-22/3f1c01234567");
+  EXPECT_EQ(shortContainerName("6a1e-22", "", "/x"), "pod6a1e-22");
+  EXPECT_EQ(shortContainerName("", "", "/system.slice/a.service"), "/system.slice/a.service");
+}
+
 TEST(DisplayWidth, CountsCodePoints) {
   EXPECT_EQ(displayWidth("abc"), 3u);
   EXPECT_EQ(displayWidth("15.0µs"), 6u);  // µ is two bytes, one column
