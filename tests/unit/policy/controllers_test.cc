@@ -126,6 +126,15 @@ TEST(LatencyGuardTest, OneSpikeDoesNotFire) {
     EXPECT_EQ(tick(e, n.s).be_cpus.size(), 10u) << "tick " << i;
   }
   EXPECT_EQ(controllerState(e, "latency-guard")["squeezes"], 0);
+
+  // Not even as the very first sample the guard sees.
+  GuardNode fresh;
+  Engine e2(PolicyConfig{});
+  fresh.p99Ms(50);
+  EXPECT_EQ(tick(e2, fresh.s).be_cpus.size(), 10u);
+  fresh.p99Ms(1);
+  EXPECT_EQ(tick(e2, fresh.s).be_cpus.size(), 10u);
+  EXPECT_FALSE(e2.latencyGuardActive());
 }
 
 TEST(LatencyGuardTest, SustainedPressureSqueezesMultiplicativelyToTheFloor) {
