@@ -458,7 +458,7 @@ Status Executor::writeLocked(const std::string& path, const std::string& value,
       ++health_.vanished;
       return fail(cur.error().wrap("write " + path + ": cgroup gone"));
     }
-    noteFailureLocked(cur.error().message(), true);
+    noteFailureLocked(cur.error().message(), !restoring);
     return fail(cur.error().wrap("write " + path + ": read old value"));
   }
   if (knobMatches(path, value, *cur)) {
@@ -532,16 +532,17 @@ Status Executor::writeLocked(const std::string& path, const std::string& value,
   };
 
   if (auto st = fs_.writeFile(path, value.empty() ? "\n" : value); !st) {
-    return finish_failed(st.error(), true);
+    return finish_failed(st.error(), !restoring);
   }
   auto got = fs_.readFile(path);
   if (!got) {
-    return finish_failed(got.error().wrap("verify " + path), true);
+    return finish_failed(got.error().wrap("verify " + path), !restoring);
   }
   if (!knobMatches(path, value, *got)) {
     std::string g = writableForm(path, *got);
     return finish_failed(
-        Error(EIO, "verify " + path + ": wrote \"" + value + "\", read back \"" + g + "\""), true);
+        Error(EIO, "verify " + path + ": wrote \"" + value + "\", read back \"" + g + "\""),
+        !restoring);
   }
   JournalRecord done;
   done.type = RecordType::kDone;
@@ -573,6 +574,7 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
   std::vector<std::string> cpusets;
   std::vector<std::string> pending;
   std::set<std::string> widened;
+  std::vector<std::string> inherit;  // populated v2 cpusets that were empty before colo
   for (const auto& p : order) {
     if (baseline_.count(p) == 0) {
       continue;
@@ -620,6 +622,13 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
         continue;
       }
       Status st = writeLocked(path, old, reason, true);
+      if (!st && st.error().code() == ENOSPC && old.empty() && path.ends_with("/cpuset.cpus")) {
+        // cgroup v2 left this cpuset empty (inherit the parent's), but the kernel refuses to
+        // empty the cpuset of a cgroup that has tasks: once the parents are back, it gets the
+        // parent's effective cpus, which places its tasks the same way.
+        inherit.push_back(path);
+        continue;
+      }
       if (st) {
         ++report.restored;
         baseline_.erase(path);
@@ -635,6 +644,27 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
   }
   for (const auto& p : pending) {
     report.errors.push_back(last_error[p]);
+  }
+  std::stable_sort(inherit.begin(), inherit.end(),
+                   [&](const std::string& a, const std::string& b) { return depth(a) < depth(b); });
+  for (const auto& path : inherit) {
+    std::string dir = path.substr(0, path.rfind('/'));
+    std::string parent = dir.substr(0, dir.rfind('/'));
+    auto eff = fs_.readFile(joinPath(parent, "cpuset.cpus.effective"));
+    std::string cpus = eff ? writableForm(path, *eff) : "";
+    Status st = cpus.empty() ? failErrno(ENOSPC, "no parent cpus for " + path)
+                             : writeLocked(path, cpus, reason, true);
+    if (st) {
+      ++report.restored;
+      report.notes.push_back(path + ": restored as the parent's cpus " + cpus +
+                             " (the kernel refuses an empty cpuset on a populated cgroup)");
+      baseline_.erase(path);
+    } else if (st.error().code() == ENOENT) {
+      ++report.vanished;
+      baseline_.erase(path);
+    } else {
+      report.errors.push_back(st.error().message());
+    }
   }
   order_.erase(std::remove_if(order_.begin(), order_.end(),
                               [&](const std::string& p) { return baseline_.count(p) == 0; }),

@@ -13,7 +13,8 @@
 // Freeze: after `freeze_after_failures` consecutive failed writes (cgroupfs not writable,
 // verification failing, journal not writable) the executor freezes: it refuses writes, except one
 // probe write per `freeze_probe_interval` whose success thaws it. Health says why, so the policy
-// engine can freeze its controllers and report the reason. Vanished cgroups do not count.
+// engine can freeze its controllers and report the reason. Vanished cgroups and restores
+// (failures are reported in RestoreReport) do not count.
 //
 // Thread-safety: every public method takes an internal mutex, so calls from several threads are
 // safe, but colo uses one Executor from the agent's single event loop. Only one process may own
@@ -71,6 +72,8 @@ struct RestoreReport {
   size_t already = 0;            // knobs that already had their old value
   size_t vanished = 0;           // knobs whose cgroup is gone: dropped
   std::vector<std::string> errors;
+  // Knobs restored to an equivalent rather than the identical value, and why.
+  std::vector<std::string> notes;
   bool ok() const { return errors.empty(); }
 };
 
