@@ -341,6 +341,36 @@ TEST_F(ExecutorTest, LongJournalIsCompactedAndStillRestores) {
   EXPECT_GE(revs->size(), 20u);  // the history is in the rotated journals
 }
 
+TEST_F(ExecutorTest, EmptyV2CpusetOfAPopulatedCgroupComesBackAsTheParentsCpus) {
+  const std::string pod = "/cg/unified/be/pod9";
+  fs_.fake.put(pod + "/cpuset.cpus", "\n");
+  fs_.fake.put(pod + "/cpuset.cpus.effective", "0-3\n");
+  fs_.fake.put(pod + "/c/cpuset.cpus", "\n");
+  // The kernel refuses to empty a populated cgroup's cpuset.
+  fs_.before_write = [&](const std::string& p, std::string_view d) {
+    fs_.fake.failWrites(p, p == pod + "/c/cpuset.cpus" && d == "\n" ? ENOSPC : 0);
+  };
+  auto ex = open();
+  ASSERT_TRUE(ex->reconcile());
+  ASSERT_TRUE(ex->write(pod + "/cpuset.cpus", "1", "BE pod"));
+  fs_.fake.put(pod + "/cpuset.cpus.effective", "1\n");
+  ASSERT_TRUE(ex->write(pod + "/c/cpuset.cpus", "1", "BE cpus"));
+  // restoreAll: the pod goes back to "" (inherits 0-3), then the container gets 0-3.
+  fs_.before_write = [&](const std::string& p, std::string_view d) {
+    fs_.fake.failWrites(p, p == pod + "/c/cpuset.cpus" && d == "\n" ? ENOSPC : 0);
+    if (p == pod + "/cpuset.cpus" && d == "\n") {
+      fs_.fake.put(pod + "/cpuset.cpus.effective", "0-3\n");
+    }
+  };
+  auto rep = ex->restoreAll("SIGTERM");
+  EXPECT_TRUE(rep.ok()) << rep.errors.front();
+  EXPECT_EQ(rep.restored, 2u);
+  ASSERT_EQ(rep.notes.size(), 1u);
+  EXPECT_EQ(value(pod + "/cpuset.cpus"), "\n");
+  EXPECT_EQ(value(pod + "/c/cpuset.cpus"), "0-3\n");
+  EXPECT_FALSE(ex->health().frozen);
+}
+
 TEST_F(ExecutorTest, StateDirectoryHasOneOwner) {
   auto ex = open();
   auto second = Executor::open(fs_, opts_);
