@@ -322,7 +322,12 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
         out.warnings.push_back("be_cpus overlapped the LSX pool: LSX cores removed from BE");
       }
       // Container targets, then pod targets as the union of their containers'.
-      std::vector<std::pair<std::string, CpuSet>> containers;
+      struct ContainerCpus {
+        std::string cgroup;
+        CpuSet cpus;
+        std::string reason;
+      };
+      std::vector<ContainerCpus> containers;
       std::map<std::string, CpuSet> pods;
       std::vector<std::string> pod_list;
       for (const auto& c : plan.cgroups) {
@@ -347,7 +352,10 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
           }
           continue;
         }
-        containers.emplace_back(c.cgroup, target);
+        static constexpr const char* kReasons[] = {"", "BE: the cpus BE may use now",
+                                                   "LS: shared pool", "LSR: reserved cores",
+                                                   "LSX: exclusive cores"};
+        containers.push_back({c.cgroup, target, kReasons[static_cast<int>(c.tier)]});
         if (!c.pod_cgroup.empty() && c.pod_cgroup != c.cgroup) {
           if (pods.count(c.pod_cgroup) == 0) {
             pod_list.push_back(c.pod_cgroup);
@@ -374,11 +382,9 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
         }
       }
       // Phase B, children first: containers to their pools, then pods narrowed to the union.
-      for (const auto& [cg, target] : containers) {
-        add(joinPath(joinPath(*cpuset_root, cg), "cpuset.cpus"), formatCpuList(target),
-            target == lsx && !lsx.empty() ? "LSX: exclusive cores"
-            : target == be_set            ? "BE: BE cpus now"
-                                          : "LS pool");
+      for (const auto& c : containers) {
+        add(joinPath(joinPath(*cpuset_root, c.cgroup), "cpuset.cpus"), formatCpuList(c.cpus),
+            c.reason);
       }
       for (const auto& pod : pod_list) {
         add(joinPath(joinPath(*cpuset_root, pod), "cpuset.cpus"), formatCpuList(pods[pod]),
