@@ -301,7 +301,9 @@ TEST(ColoctlE2eNoProbe, UnknownCommandExitsOneWithUsage) {
   EXPECT_EQ(flag.code, 1);
   CliRun help = coloctl({"--help"});
   EXPECT_EQ(help.code, 0);
-  EXPECT_NE(help.out.find("maps"), std::string::npos);
+  for (const char* command : {"maps", "top", "hist", "features", "revisions", "rollback"}) {
+    EXPECT_NE(help.out.find(std::string("\n  ") + command + " "), std::string::npos) << command;
+  }
 }
 
 constexpr const char* kCanned = R"({
