@@ -28,6 +28,16 @@ http::Response textResponse(int status, std::string body) {
 }
 
 log::RateLimit g_bad_request_log{std::chrono::seconds(10)};
+log::RateLimit g_no_cache_log{std::chrono::seconds(60)};
+
+void warnNoCache() {
+  if (g_no_cache_log.allow()) {
+    log::warn("extender",
+              "NodeNames request (nodeCacheCapable: true) but colo-extender runs without a node "
+              "cache: every node is unknown and scored neutrally; start it with --node_cache or "
+              "set nodeCacheCapable: false");
+  }
+}
 
 // Per-thread parse state: the parser's buffers are reused across requests.
 struct ThreadState {
@@ -236,6 +246,7 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
     if (cache_ != nullptr) {
       cache_->read([&](const NodeCache::Map& map) { fill_and_run(&map); });
     } else {
+      warnNoCache();
       fill_and_run(nullptr);
     }
   }
@@ -304,6 +315,7 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
     if (cache_ != nullptr) {
       cache_->read([&](const NodeCache::Map& map) { fill_and_run(&map); });
     } else {
+      warnNoCache();
       fill_and_run(nullptr);
     }
   }
