@@ -147,6 +147,10 @@ int runTop(const CliContext& ctx, const Args& args) {
     return kExitUsage;
   }
   auto interval = std::chrono::milliseconds(args.durationMs("interval"));
+  if (interval < std::chrono::milliseconds(10)) {
+    *ctx.err << "coloctl: --interval must be at least 10ms\n";
+    return kExitUsage;
+  }
   auto client = ctx.env->connect_agent(ctx.socket);
   if (!client) {
     return systemError(ctx, explainAgentError(ctx.socket, client.error()));

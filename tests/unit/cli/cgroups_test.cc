@@ -66,6 +66,20 @@ TEST(CgroupResolver, BpfNamesAreVerifiedWithoutWalking) {
   EXPECT_EQ(fs.lists, 0);
 }
 
+TEST(CgroupResolver, V2IdsAreLookedUpOnTheUnifiedMount) {
+  World w;
+  w.fs.mkdirs("/sys/fs/cgroup/unified/system.slice/a.service");
+  uint64_t v2 = *w.fs.inode("/sys/fs/cgroup/unified/system.slice/a.service");
+  CgroupMounts m = cpuMounts();
+  m.unified = "/sys/fs/cgroup/unified";
+  CgroupResolver r(w.fs, m, {});
+  auto res = r.resolve({bpf::Hierarchy::kV2, v2});
+  EXPECT_EQ(res.state, CgroupResolver::State::kFound);
+  EXPECT_EQ(res.path, "/system.slice/a.service");
+  // The same id on the v1 cpu hierarchy is another cgroup: not found there.
+  EXPECT_EQ(r.resolve({bpf::Hierarchy::kV1Cpu, v2}).state, CgroupResolver::State::kGone);
+}
+
 TEST(CgroupResolver, TruncatedBpfNameFallsBackToTheWalk) {
   World w;
   uint64_t a = w.cgroup("/a/very/long/path");

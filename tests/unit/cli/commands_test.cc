@@ -262,6 +262,8 @@ TEST(Top, SortKeysAndLimit) {
   EXPECT_EQ(snap->containers[0].id, "web1");
   EXPECT_EQ(topJson(*snap, "name", 1)["containers"].size(), 1u);
   World w;
+  EXPECT_EQ(w.run({"top", "--interval=0"}), kExitUsage);
+  EXPECT_NE(w.err.str().find("--interval must be at least 10ms"), std::string::npos);
   EXPECT_EQ(w.run({"top", "--sort=colour"}), kExitUsage);
   EXPECT_NE(w.err.str().find("unknown --sort column \"colour\""), std::string::npos);
 }
