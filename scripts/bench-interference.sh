@@ -235,13 +235,15 @@ setup_tree() {
     done
   fi
   # The machine may be shared (parallel builds): the bench tree gets the top weight against the
-  # rest of the root cgroup, so the contest happens inside it. Inside: kubepods at the kubelet's
-  # allocatable weight, and the load generator (the "remote clients") at the top weight, so BE
-  # slows the server, not the client.
+  # rest of the root cgroup, so the contest happens mostly inside it. Inside: kubepods at the
+  # kubelet's allocatable weight, the load generator and this script at the same weight. (Not
+  # more: a group's weight on a CPU is its weight x its share of the group's load there, so a
+  # client with a huge weight pinned to one CPU would shrink the whole tree's weight on the
+  # others.)
   weight "" 262144
   weight kubepods $((NCPU * 1024))
-  weight "$CLIENT" 262144
-  weight "$DRIVER" 262144
+  weight "$CLIENT" $((NCPU * 1024))
+  weight "$DRIVER" $((NCPU * 1024))
   # move this shell into the driver cgroup (remembering where it was)
   local line rel
   for m in "${MOUNTS[@]}"; do
@@ -351,7 +353,7 @@ run_client() {
     PID_CLIENT=$!
     wait "$PID_CLIENT" || true
     PID_CLIENT=""
-    python3 - "$f.raw" >"$f" <<'PY'
+    python3 - "$f.raw" >"$f" <<'PY' || { tail -5 "$f.raw" >&2; echo fail >"$f"; }
 import re, sys
 t = open(sys.argv[1]).read()
 m = re.search(r"COLO_WRK (.*)", t)
@@ -371,7 +373,7 @@ PY
     PID_CLIENT=$!
     wait "$PID_CLIENT" || true
     PID_CLIENT=""
-    python3 - "$f.raw" "$n" >"$f" <<'PY'
+    python3 - "$f.raw" "$n" >"$f" <<'PY' || { tail -5 "$f.raw" >&2; echo fail >"$f"; }
 import csv, sys
 rows = [r for r in csv.reader(open(sys.argv[1])) if r]
 hdr = next((r for r in rows if r[0] == "test"), None)
@@ -477,8 +479,11 @@ rec = dict(ls="$LS_KIND", shape="$SHAPE", arm="$arm", rep=$rep, duration_s=$DURA
            client_cpu_s=($cl1 - $cl0) / 1e9, node_busy_cpu_s=($tot1 - $tot0) / 1e9,
            load1_start=$load0, load1_end=float(open("/proc/loadavg").read().split()[0]),
            pace_rate="$RATE", colod_enforcement="$enforced", colod_state="$colod_state")
-if $has_ls:
-    rps, p50, p99, n, err = open("$TMP/$tag.ls").read().split()
+ls_result = open("$TMP/$tag.ls").read().split() if $has_ls else []
+if ls_result == ["fail"]:
+    rec["client_failed"] = True
+elif $has_ls:
+    rps, p50, p99, n, err = ls_result
     rec.update(rps=float(rps), p50_us=float(p50), p99_us=float(p99), requests=int(n), errors=int(err))
 if $has_be:
     y = open("$TMP/$tag.be.yaml").read() if os.path.exists("$TMP/$tag.be.yaml") else ""

@@ -74,7 +74,7 @@ def main(out):
                 col["p50"].append(r.get("p50_us"))
                 col["p99"].append(r.get("p99_us"))
                 col["rps"].append(r.get("rps"))
-                if la and "rps" in r:
+                if la and "rps" in r and "rps" in la:
                     col["r50"].append(ratio(r["p50_us"], la["p50_us"]))
                     col["r99"].append(ratio(r["p99_us"], la["p99_us"]))
                     col["rrps"].append(ratio(r["rps"], la["rps"]))
@@ -123,6 +123,11 @@ def main(out):
           "LS-alone / BE-alone run. BE share of idle CPU = BE CPU time / (CPUs × wall − LS CPU time); "
           "the load generator's CPU counts as idle there (summary.csv: idle_x excludes it).")
     print()
+    failed = [r for r in recs if r.get("client_failed")]
+    if failed:
+        print(f"- WARNING: {len(failed)} run(s) without a client result (load generator failed or "
+              f"timed out), e.g. {failed[0]['ls']} {failed[0]['shape']} {failed[0]['arm']} "
+              f"rep {failed[0]['rep']}; they are left out of the medians")
     bad = [r for r in recs if r.get("errors")]
     if bad:
         print(f"- WARNING: {len(bad)} run(s) had client errors (non-2xx, timeouts, resets), e.g. "
