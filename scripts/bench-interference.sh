@@ -190,6 +190,7 @@ cleanup() {
   for m in "${MOUNTS[@]}"; do
     [[ -d $m/$NAME ]] && { rmdir "$m/$NAME" 2>/dev/null || echo "bench-interference: could not remove $m/$NAME" >&2; }
   done
+  [[ -f $TMP/colod.log ]] && cp "$TMP/colod.log" "$OUT/colod.log"
   rm -rf "$PIN_DIR" "$TMP"
   exit "$rc"
 }
@@ -397,10 +398,10 @@ cgroup_root: /$NAME/kubepods
 tick_ms: $COLOD_TICK_MS
 api_socket: $TMP/colod.sock
 pin_dir: $PIN_DIR
-state_dir: $TMP/colod-state
 log_level: info
 EOF
   if [[ $COLOD_HAS_POLICY == 1 ]]; then
+    echo "state_dir: $TMP/colod-state" >>"$cfg"
     if [[ -n $COLOD_EXTRA ]]; then cat "$COLOD_EXTRA" >>"$cfg"; else echo "policy: {}" >>"$cfg"; fi
   fi
   local extra=()
@@ -464,6 +465,7 @@ run_arm() { # run_arm ARM REP
     # evidence of enforcement, read while colod still runs
     enforced="be_pod_cpu_idle=$(readknob "$BE_POD" cpu.idle) be_ctr_cpus=$(readknob "$BE_CTR" cpuset.cpus)"
     api_get /v1/controllers "$OUT/$tag.colod-controllers.json"
+    api_get /v1/containers "$OUT/$tag.colod-containers.json"
     colod_state=$OUT/$tag.colod-controllers.json
   fi
   if ((has_be)); then
@@ -553,8 +555,6 @@ if ((ALL)); then
 else
   run_combo "$LS_KIND" "$SHAPE"
 fi
-[[ -f $TMP/colod.log ]] && cp "$TMP/colod.log" "$OUT/colod.log"
-
 {
   echo "Interference benchmark, $(date -u +%Y-%m-%dT%H:%MZ): kernel $(uname -r), $NCPU CPUs, cgroup v$CGV;"
   echo "$REPS rep(s) x ${DURATION}s per arm, arms interleaved in random order; BE = stress-ng --cpu $BE_CPU (matrixprod) + --stream $BE_STREAM;"
