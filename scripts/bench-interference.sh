@@ -161,7 +161,11 @@ PIDS_LS="" PID_BE="" PID_CLIENT="" PID_COLOD=""
 alive() { [[ -e /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 stop_pid() { # stop_pid PID [SIGNAL]: signal, wait up to 5 s for it to exit, then SIGKILL
   local p=$1 sig=${2:-TERM}
-  [[ -n $p ]] && alive "$p" || { [[ -n $p ]] && wait "$p" 2>/dev/null; return 0; }
+  [[ -n $p ]] || return 0
+  if ! alive "$p"; then
+    wait "$p" 2>/dev/null || true
+    return 0
+  fi
   kill "-$sig" "$p" 2>/dev/null || true
   for _ in $(seq 100); do alive "$p" || break; sleep 0.05; done
   if alive "$p"; then
@@ -173,6 +177,7 @@ stop_pid() { # stop_pid PID [SIGNAL]: signal, wait up to 5 s for it to exit, the
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  set +e # clean up as much as possible, whatever fails
   stop_pid "$PID_CLIENT" INT
   stop_pid "$PID_BE" INT
   stop_pid "$PID_COLOD" TERM
