@@ -56,12 +56,29 @@ enum {
 	TASK_RUNNING_STATE = 0,
 };
 
+/* Per-cgroup statistics live in an array indexed by a slot, so the hot path, which caches the
+ * slot in the task context, does an inlined array lookup instead of a hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COLO_MAX_CGROUPS);
+	__type(key, __u32);
+	__type(value, struct colo_cgroup_stats);
+} stats SEC(".maps");
+
+/* cgroup -> its slot in `stats`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, COLO_MAX_CGROUPS);
 	__type(key, struct colo_cgroup_key);
-	__type(value, struct colo_cgroup_stats);
-} stats SEC(".maps");
+	__type(value, __u32);
+} slots SEC(".maps");
+
+/* Slots not in `slots`; the loader fills it with every slot when it creates the maps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, COLO_MAX_CGROUPS);
+	__type(value, __u32);
+} free_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -233,25 +250,56 @@ static __always_inline __u32 task_ident(struct colo_task_ctx *tc, struct task_st
 
 	tc->tier_gen = gen;
 	tc->tier = tier;
+	tc->slot = 0; /* looked up again at the next stats update */
 	return tier;
 }
 
-/* The stats entry of `cgid`, created on first use. */
-static __always_inline struct colo_cgroup_stats *stats_get(__u64 cgid)
+/* The stats slot of `cgid`, taken from free_slots on first use; -1 when none is free. */
+static __always_inline __s64 slot_get(__u64 cgid)
 {
 	struct colo_cgroup_key key = {.id = cgid, .hierarchy = hierarchy};
-	struct colo_cgroup_stats *s = bpf_map_lookup_elem(&stats, &key);
+	__u32 *found = bpf_map_lookup_elem(&slots, &key);
+	__u32 slot;
 
-	if (s)
-		return s;
-	/* Too big for the stack next to the rest: an all-zero value from .rodata. EEXIST (another
-	 * CPU created it first) is fine; the lookup below decides. */
-	static const struct colo_cgroup_stats zero;
-	bpf_map_update_elem(&stats, &key, &zero, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&stats, &key);
-	if (!s)
+	if (found)
+		return *found;
+	if (bpf_map_pop_elem(&free_slots, &slot)) {
 		bump(COLO_STAT_STATS_MAP_FULL);
-	return s;
+		return -1;
+	}
+	struct colo_cgroup_stats *s = bpf_map_lookup_elem(&stats, &slot);
+	if (s)
+		__builtin_memset(s, 0,
+				 sizeof(*s)); /* published below, so readers never see old data */
+	if (!bpf_map_update_elem(&slots, &key, &slot, BPF_NOEXIST))
+		return slot;
+	/* Another CPU took a slot for it first (EEXIST), or the hash is full: give ours back. */
+	bpf_map_push_elem(&free_slots, &slot, 0);
+	found = bpf_map_lookup_elem(&slots, &key);
+	if (found)
+		return *found;
+	bump(COLO_STAT_STATS_MAP_FULL);
+	return -1;
+}
+
+/* The stats of `cgid` (the cached cgroup id of `tc` when tc is not NULL), through the slot cached
+ * in `tc`. A slot is freed only with its cgroup (rmdir bumps cgroup_migrations, forget() bumps
+ * tier_gen), which invalidates the cache before the slot can be taken again. */
+static __always_inline struct colo_cgroup_stats *stats_get(struct colo_task_ctx *tc, __u64 cgid)
+{
+	__u32 slot;
+
+	if (tc && tc->slot) {
+		slot = tc->slot - 1;
+	} else {
+		__s64 s = slot_get(cgid);
+		if (s < 0)
+			return NULL;
+		slot = s;
+		if (tc)
+			tc->slot = slot + 1;
+	}
+	return bpf_map_lookup_elem(&stats, &slot);
 }
 
 static __always_inline __u32 log2_u64(__u64 v)
@@ -401,7 +449,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 			if (!nt)
 				next_cgid = task_cgroup_id(next, btf);
 			if (prev_cgid) {
-				struct colo_cgroup_stats *ps = stats_get(prev_cgid);
+				struct colo_cgroup_stats *ps = stats_get(pt, prev_cgid);
 				if (ps) {
 					__sync_fetch_and_add(&ps->involuntary_switches, 1);
 					if (prev_cgid != next_cgid)
@@ -429,7 +477,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		return 0;
 	}
 
-	struct colo_cgroup_stats *s = stats_get(next_cgid);
+	struct colo_cgroup_stats *s = stats_get(nt, next_cgid);
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->count, 1);
@@ -496,8 +544,17 @@ static __always_inline int on_cgroup(struct cgroup *cgrp, const char *path, __u3
 	} else {
 		/* ENOENT is normal: not every cgroup had stats, a tier or a path entry. */
 		bpf_map_delete_elem(&cgroups, &key);
-		bpf_map_delete_elem(&stats, &key);
 		bpf_map_delete_elem(&tiers, &key);
+		__u32 *found = bpf_map_lookup_elem(&slots, &key);
+		if (found) {
+			__u32 slot = *found;
+			/* Whoever deletes the entry (here or forget()) frees the slot, once. */
+			if (!bpf_map_delete_elem(&slots, &key)) {
+				/* Invalidate cached slots first (see stats_get()). */
+				__sync_fetch_and_add(&cgroup_migrations, 1);
+				bpf_map_push_elem(&free_slots, &slot, 0);
+			}
+		}
 	}
 	if (bpf_ringbuf_output(&cgroup_events, &ev, sizeof(ev), 0))
 		bump(COLO_STAT_CGROUP_EVENTS_DROPPED);

@@ -22,8 +22,9 @@
 
 enum {
 	/* Version of everything in this file; stored in colo_sched_config.abi_version. */
-	COLO_SCHED_ABI_VERSION = 1,
-	/* Default size of the per-cgroup maps (stats, tiers, cgroups); the loader may resize. */
+	COLO_SCHED_ABI_VERSION = 2,
+	/* Default size of the per-cgroup maps (stats, slots, free_slots, tiers, cgroups); the
+	 * loader may resize. */
 	COLO_MAX_CGROUPS = 8192,
 	/* log2 buckets: bucket i counts delays d (ns) with 2^i <= d < 2^(i+1); bucket 0 takes
 	 * d = 0 and the last bucket takes everything above. */
@@ -56,7 +57,7 @@ enum colo_tier {
 	COLO_TIER_MASK = 7,
 };
 
-/* Key of the per-cgroup maps (stats, tiers, cgroups). */
+/* Key of the per-cgroup hashes (slots, tiers, cgroups). */
 struct colo_cgroup_key {
 	__u64 id;	 /* kernfs id of the cgroup directory == its inode number */
 	__u32 hierarchy; /* enum colo_hierarchy */
@@ -64,8 +65,10 @@ struct colo_cgroup_key {
 };
 COLO_STATIC_ASSERT(sizeof(struct colo_cgroup_key) == 16, "colo_cgroup_key layout");
 
-/* Value of the `stats` hash: cumulative run-queue figures of one cgroup since the entry was
- * created (at the cgroup's first measured delay after load). Updated with atomic adds. */
+/* Value of the `stats` array at a cgroup's slot (the `slots` hash maps colo_cgroup_key -> slot,
+ * a __u32 index; free slots wait in the `free_slots` queue): cumulative run-queue figures of one
+ * cgroup since its slot was taken (at the cgroup's first measured event after load). Zeroed when
+ * taken, updated with atomic adds. */
 struct colo_cgroup_stats {
 	__u64 count;		    /* wakeup-to-run delays measured (events) */
 	__u64 sum_ns;		    /* sum of those delays (ns) */
@@ -75,8 +78,9 @@ struct colo_cgroup_stats {
 	__u64 waited_behind_lower;  /* delays during which a lower-tier task ran on the CPU */
 	__u64 over_threshold;	    /* delays longer than the tier's threshold (events) */
 	__u64 hist[COLO_HIST_BUCKETS]; /* delays per log2 bucket (events) */
+	__u64 pad[5];		       /* zero; 384 bytes, a multiple of the 64-byte cache line */
 };
-COLO_STATIC_ASSERT(sizeof(struct colo_cgroup_stats) == 8 * (7 + COLO_HIST_BUCKETS),
+COLO_STATIC_ASSERT(sizeof(struct colo_cgroup_stats) == 8 * (7 + COLO_HIST_BUCKETS + 5),
 		   "colo_cgroup_stats layout");
 
 /* Value of the `tiers` hash, written by the agent. */
@@ -110,7 +114,7 @@ COLO_STATIC_ASSERT(sizeof(struct colo_sched_config) == 16 + 8 * COLO_TIER_SLOTS,
 enum colo_sched_stat {
 	COLO_STAT_EVENTS_DROPPED_RATELIMIT = 0, /* latency events suppressed by the rate limit */
 	COLO_STAT_EVENTS_DROPPED_FULL,		/* latency ring buffer reservations that failed */
-	COLO_STAT_STATS_MAP_FULL,		/* stats entries that could not be created */
+	COLO_STAT_STATS_MAP_FULL,		/* cgroups that found no free stats slot */
 	COLO_STAT_STORAGE_ERRORS,		/* task storage get/create failures */
 	COLO_STAT_CGROUP_EVENTS_DROPPED,	/* cgroup ring buffer reservations that failed */
 	COLO_STAT_CGROUPS_MAP_FULL,		/* `cgroups` entries that could not be created */
@@ -158,8 +162,11 @@ struct colo_task_ctx {
 	__u64 tier_gen;	 /* config.tier_gen the cached tier was read at */
 	__u32 tier;	 /* cached enum colo_tier */
 	__u32 mig_gen;	 /* cgroup_migrations (low 32 bits) the cached cgroup id was read at */
+	__u32 slot;	 /* cached stats slot + 1 of cgroup_id, 0 when not looked up yet; valid
+			    as long as the cached tier is (same mig_gen and tier_gen) */
+	__u32 pad;	 /* zero */
 };
-COLO_STATIC_ASSERT(sizeof(struct colo_task_ctx) == 32, "colo_task_ctx layout");
+COLO_STATIC_ASSERT(sizeof(struct colo_task_ctx) == 40, "colo_task_ctx layout");
 
 /* Per-CPU state (one-entry per-CPU array). BPF-private. */
 struct colo_cpu_ctx {

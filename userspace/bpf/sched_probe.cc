@@ -39,6 +39,8 @@ constexpr uint32_t kConfigKey = 0;
 
 // Maps pinned under pin_dir; the file name is the BPF map name.
 constexpr const char* kPinStats = "stats";
+constexpr const char* kPinSlots = "slots";
+constexpr const char* kPinFreeSlots = "free_slots";
 constexpr const char* kPinTiers = "tiers";
 constexpr const char* kPinCgroups = "cgroups";
 constexpr const char* kPinConfig = "sched_config";
@@ -164,19 +166,31 @@ std::string pathFromAbi(const colo_cgroup_info& info) {
 // Reads over the map fds; shared by SchedProbe (its own maps) and PinnedSchedMaps.
 struct MapFds {
   int stats = -1;
+  int slots = -1;
   int tiers = -1;
   int cgroups = -1;
   int config = -1;
   int counters = -1;
 
+  // The slots hash names the cgroups that have statistics; each one's figures are in the stats
+  // array at its slot. A cgroup removed between the two reads is skipped or, rarely, shows the
+  // zeroed figures of the cgroup that took its slot.
   Result<std::vector<CgroupSchedStats>> readStats() const {
-    std::vector<CgroupSchedStats> out;
-    auto st = walkHash<colo_cgroup_key, colo_cgroup_stats>(
-        stats, "stats", [&](const colo_cgroup_key& k, const colo_cgroup_stats& v) {
-          out.push_back(statsFromAbi(k, v));
-        });
+    std::vector<std::pair<colo_cgroup_key, uint32_t>> entries;
+    auto st = walkHash<colo_cgroup_key, uint32_t>(
+        slots, "slots",
+        [&](const colo_cgroup_key& k, const uint32_t& slot) { entries.emplace_back(k, slot); });
     if (!st) {
       return fail(st.error());
+    }
+    std::vector<CgroupSchedStats> out;
+    out.reserve(entries.size());
+    colo_cgroup_stats value{};
+    for (const auto& [key, slot] : entries) {
+      if (bpf_map_lookup_elem(stats, &slot, &value) != 0) {
+        return failErrno(errno, fmt::format("read stats map slot {}", slot));
+      }
+      out.push_back(statsFromAbi(key, value));
     }
     return out;
   }
@@ -344,12 +358,12 @@ struct PinnedMapRef {
   bpf_map* map;
 };
 
+// stats, slots and free_slots only make sense together: preparePins() reuses all or none.
 std::vector<PinnedMapRef> pinnedMaps(sched_bpf* skel) {
-  return {{kPinStats, skel->maps.stats},
-          {kPinTiers, skel->maps.tiers},
-          {kPinCgroups, skel->maps.cgroups},
-          {kPinConfig, skel->maps.sched_config},
-          {kPinCounters, skel->maps.counters}};
+  return {{kPinStats, skel->maps.stats},         {kPinTiers, skel->maps.tiers},
+          {kPinCgroups, skel->maps.cgroups},     {kPinConfig, skel->maps.sched_config},
+          {kPinCounters, skel->maps.counters},   {kPinSlots, skel->maps.slots},
+          {kPinFreeSlots, skel->maps.free_slots}};
 }
 
 std::string pinPath(const std::string& dir, const char* name) { return dir + "/" + name; }
@@ -404,6 +418,9 @@ Status SchedProbe::Impl::preparePins() {
   }
   if (present == 0) {
     return ok();
+  }
+  if (mismatch.empty() && present != maps.size()) {
+    mismatch = fmt::format("only {} of the {} maps are pinned", present, maps.size());
   }
   const size_t config_index = 3;
   if (mismatch.empty()) {
@@ -580,7 +597,8 @@ Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadMode(const Probe
   bpf_object__for_each_program(prog, skel->obj) {
     bpf_program__set_autoload(prog, isBtfProgram(prog) == btf);
   }
-  for (bpf_map* m : {skel->maps.stats, skel->maps.tiers, skel->maps.cgroups}) {
+  for (bpf_map* m : {skel->maps.stats, skel->maps.slots, skel->maps.free_slots, skel->maps.tiers,
+                     skel->maps.cgroups}) {
     if (int rc = bpf_map__set_max_entries(m, options.max_cgroups); rc != 0) {
       return fail(Error::fromErrno(-rc, "size per-cgroup maps"));
     }
@@ -615,10 +633,22 @@ Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadMode(const Probe
   }
 
   impl->fds.stats = bpf_map__fd(skel->maps.stats);
+  impl->fds.slots = bpf_map__fd(skel->maps.slots);
   impl->fds.tiers = bpf_map__fd(skel->maps.tiers);
   impl->fds.cgroups = bpf_map__fd(skel->maps.cgroups);
   impl->fds.config = bpf_map__fd(skel->maps.sched_config);
   impl->fds.counters = bpf_map__fd(skel->maps.counters);
+
+  // Fresh maps: every stats slot is free. (Reused ones keep their slots; preparePins() reuses
+  // the three stats maps together or not at all.)
+  if (!impl->reused) {
+    int free_fd = bpf_map__fd(skel->maps.free_slots);
+    for (uint32_t slot = 0; slot < options.max_cgroups; ++slot) {
+      if (bpf_map_update_elem(free_fd, nullptr, &slot, BPF_ANY) != 0) {
+        return failErrno(errno, "fill the free_slots queue");
+      }
+    }
+  }
 
   // Keep the thresholds of reused maps; (re)state the version and the rate limit; bump tier_gen
   // so no task context caches a tier across the reload.
@@ -703,12 +733,32 @@ Status SchedProbe::setTier(CgroupRef cgroup, Tier tier) {
 
 Status SchedProbe::forget(CgroupRef cgroup) {
   colo_cgroup_key key = keyOf(cgroup);
-  for (int fd : {impl_->fds.stats, impl_->fds.tiers, impl_->fds.cgroups}) {
+  for (int fd : {impl_->fds.tiers, impl_->fds.cgroups}) {
     if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT) {
       return failErrno(errno, fmt::format("forget cgroup {}", cgroup.id));
     }
   }
-  return impl_->bumpTierGen();
+  uint32_t slot = 0;
+  bool free_slot = false;
+  if (bpf_map_lookup_elem(impl_->fds.slots, &key, &slot) == 0) {
+    // Whoever deletes the entry (here or the BPF rmdir handler) frees the slot, once.
+    if (bpf_map_delete_elem(impl_->fds.slots, &key) == 0) {
+      free_slot = true;
+    } else if (errno != ENOENT) {
+      return failErrno(errno, fmt::format("forget cgroup {}", cgroup.id));
+    }
+  } else if (errno != ENOENT) {
+    return failErrno(errno, fmt::format("forget cgroup {}", cgroup.id));
+  }
+  // The tier_gen bump makes BPF drop its cached slots before the slot can be taken again.
+  if (auto st = impl_->bumpTierGen(); !st) {
+    return st;
+  }
+  if (free_slot && bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.free_slots), nullptr, &slot,
+                                       BPF_ANY) != 0) {
+    return failErrno(errno, fmt::format("forget cgroup {}: free its stats slot", cgroup.id));
+  }
+  return ok();
 }
 
 Status SchedProbe::setThreshold(Tier tier, uint64_t threshold_ns) {
@@ -775,9 +825,10 @@ Status SchedProbe::consumeEvents(const std::function<void(const LatencyEvent&)>&
 // PinnedSchedMaps
 
 struct PinnedSchedMaps::Impl {
-  UniqueFd stats, tiers, cgroups, config, counters;
+  UniqueFd stats, slots, tiers, cgroups, config, counters;
   MapFds fds() const {
-    return MapFds{stats.get(), tiers.get(), cgroups.get(), config.get(), counters.get()};
+    return MapFds{stats.get(),   slots.get(),  tiers.get(),
+                  cgroups.get(), config.get(), counters.get()};
   }
 };
 
@@ -791,7 +842,8 @@ Result<PinnedSchedMaps> PinnedSchedMaps::open(const std::string& pin_dir) {
   };
   const Want wants[] = {
       {kPinConfig, &impl->config, sizeof(uint32_t), sizeof(colo_sched_config)},
-      {kPinStats, &impl->stats, sizeof(colo_cgroup_key), sizeof(colo_cgroup_stats)},
+      {kPinStats, &impl->stats, sizeof(uint32_t), sizeof(colo_cgroup_stats)},
+      {kPinSlots, &impl->slots, sizeof(colo_cgroup_key), sizeof(uint32_t)},
       {kPinTiers, &impl->tiers, sizeof(colo_cgroup_key), sizeof(colo_tier_value)},
       {kPinCgroups, &impl->cgroups, sizeof(colo_cgroup_key), sizeof(colo_cgroup_info)},
       {kPinCounters, &impl->counters, sizeof(uint32_t), sizeof(uint64_t)},
