@@ -15,7 +15,7 @@
 # As non-root, part 4 is skipped (exit 77 for ctest), or fails with
 # COLO_REQUIRE_PRIVILEGED_TESTS=1.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
 [[ $BUILD == /* ]] || BUILD=$PWD/$BUILD
 COLOD=$BUILD/userspace/agent/colod
@@ -128,7 +128,9 @@ else
   HIERS=("$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)")
 fi
 LS_POD=pod$(cat /proc/sys/kernel/random/uuid) BE_POD=pod$(cat /proc/sys/kernel/random/uuid)
-export LS_ID=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') BE_ID=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+LS_ID=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+BE_ID=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export LS_ID BE_ID
 KP=/$NAME/kubepods
 DIRS=("/$NAME" "$KP" "$KP/burstable" "$KP/burstable/$LS_POD" "$KP/burstable/$LS_POD/$LS_ID"
   "$KP/besteffort" "$KP/besteffort/$BE_POD" "$KP/besteffort/$BE_POD/$BE_ID")

@@ -404,11 +404,11 @@ def finish(samples, slo_us):
         f.write(summary)
     print()
     print(summary)
-    plot(slo_us)
+    plot(slo_us, samples)
     print("demo: output in %s: summary.md samples.csv phases.csv latency.png cpu.png overview.png colod.log" % OUT)
 
 
-def plot(slo_us):
+def plot(slo_us, samples):
     gp = os.path.join(OUT, "plot.gp")
     term = "pngcairo size 1200,500 font 'sans,11'"
     probe = subprocess.run(["gnuplot", "-e", "set terminal pngcairo"], capture_output=True,
@@ -425,10 +425,30 @@ def plot(slo_us):
         if i:
             marks.append("set arrow %d from %d, graph 0 to %d, graph 1 nohead dt 2 lc rgb '#777777'" % (
                 i + 1, BOUNDS[i], BOUNDS[i]))
+    # colod's actions, as seen in the BE cgroups' knobs: a marker where they changed.
+    prev = None
+    events = []
+    for s in samples:
+        knobs = (s["be_cpuset"], s["be_idle"])
+        if prev is not None and knobs != prev:
+            what = []
+            if knobs[0] != prev[0]:
+                what.append("BE cpuset %s→%s" % (prev[0], knobs[0]))
+            if knobs[1] != prev[1]:
+                what.append("cpu.idle %s→%s" % (prev[1], knobs[1]))
+            events.append((s["t"], "colod: " + ", ".join(what)))
+        prev = knobs
+    for j, (t, what) in enumerate(events[:8]):
+        marks.append("set arrow %d from %.1f, graph 0 to %.1f, graph 0.9 nohead lw 2 lc rgb '#9467bd'" % (
+            20 + j, t, t))
+        marks.append("set label %d \"%s\" at %.1f, graph %.2f left offset 0.5,0 tc rgb '#5b2c83' font ',9'" % (
+            20 + j, what.replace('"', ''), t, 0.86 - 0.06 * (j % 4)))
     mode = "colod on" if CFG["colod"] else "no colod"
     script = f"""
 set datafile separator ','
 set key outside right top vertical
+set lmargin at screen 0.07
+set rmargin at screen 0.80
 set grid ytics lc rgb '#dddddd'
 set xrange [0:{CFG['duration']}]
 set xlabel 'time (s)'
