@@ -479,6 +479,38 @@ TEST_F(SchedProbeTest, CgroupMkdirAndRmdirAreSeenAndCleanedUp) {
   EXPECT_GE(c->cgroup_events, 2u);
 }
 
+// Stats live in a fixed number of slots: those of removed (rmdir, freed in BPF) and forgotten
+// (forget(), freed by the loader) cgroups are taken again, so with room for two cgroups, four in
+// turn each get statistics.
+TEST_F(SchedProbeTest, StatsSlotsOfRemovedAndForgottenCgroupsAreReused) {
+  ProbeOptions o = options();
+  o.track_unclassified = false;  // only our cgroups take slots
+  o.max_cgroups = 2;
+  ASSERT_TRUE(load(o));
+  for (int round = 0; round < 4; ++round) {
+    std::string rel = "slot" + std::to_string(round);
+    ASSERT_TRUE(tree_->mkdir(rel));
+    CgroupRef r = ref(rel);
+    ASSERT_TRUE(probe_->setTier(r, Tier::kLS));
+    pid_t pid = sleeper(rel);
+    ASSERT_GT(pid, 0);
+    std::optional<CgroupSchedStats> s;
+    EXPECT_TRUE(eventually([&] { return (s = statsOf(r)) && s->count >= 20; }, seconds(10)))
+        << "round " << round << ": no statistics for " << dir(rel);
+    killChild(pid);
+    if (round % 2 == 0) {
+      ASSERT_TRUE(eventually([&] { return static_cast<bool>(tree_->rmdir(rel)); }, seconds(5)));
+    } else {
+      ASSERT_TRUE(probe_->forget(r));
+    }
+    EXPECT_TRUE(eventually([&] { return !statsOf(r).has_value(); }, seconds(5)))
+        << "round " << round << ": statistics outlived the cgroup";
+  }
+  auto c = probe_->counters();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->stats_map_full, 0u);
+}
+
 TEST_F(SchedProbeTest, RawTracepointFallbackMeasuresToo) {
   ProbeOptions o = options();
   o.force_raw_tp = true;
