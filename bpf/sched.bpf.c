@@ -30,6 +30,12 @@
  *   between cgroups (cgroup_attach_task bumps cgroup_migrations), the tier until the agent
  *   changes `tiers` (it bumps config.tier_gen). So the cache never goes stale, and the common
  *   path reads neither the task's cgroup pointers nor the tiers hash.
+ * - Per-cgroup stats live in the `stats` array at the cgroup's slot (`slots` hash: cgroup ->
+ *   slot; `free_slots` queue: the rest). The task context caches the slot with the tier, so the
+ *   common path does an inlined array lookup, no hash lookup. A slot is freed only after the
+ *   caches that may hold it are invalidated (rmdir bumps cgroup_migrations, forget() bumps
+ *   tier_gen) and is zeroed when taken again; a CPU already past its cache check when that
+ *   happens may still add one event to the slot's next owner (ns-wide window, at cgroup removal).
  * - Every lookup is NULL-checked, every index masked; every failure bumps a `counters` slot.
  * - Latency events pass a per-CPU token bucket of max(1, events_per_sec / nr_cpus) tokens/s
  *   holding at most one second of tokens: over any T seconds at most about
