@@ -115,13 +115,16 @@ BE_POD_DIR=$KP/$BE_QOS/$BE_POD
 DIRS+=("$BE_POD_DIR" "$BE_POD_DIR/$BE_CTR")
 
 PIDS=()
+PY_PID=""
 cleaned=0
 cleanup() {
   local rc=$?
+  set +e  # clean up as much as possible, whatever fails
   ((cleaned)) && return
   cleaned=1
   trap '' INT TERM
-  [[ -t 1 ]] && printf '\e[?25h'
+  if [[ -n $PY_PID ]]; then kill -KILL "$PY_PID" 2>/dev/null || true; { wait "$PY_PID"; } 2>/dev/null || true; fi
+  [[ -t 1 ]] && printf '\e[?25h\n'
   if [[ -f $WORK/colod.pid ]]; then
     local cp
     cp=$(cat "$WORK/colod.pid")
@@ -266,4 +269,7 @@ cat >"$WORK/demo.json" <<EOF
  "vm_mb": $VM_MB, "slo_ms": "${SLO_MS}"}
 EOF
 echo "demo: $LS on 127.0.0.1:$PORT in /$NAME (cgroup v$CGV), ${DURATION}s, colod $( ((COLOD)) && echo on || echo off), output $OUT"
-python3 "$REPO/scripts/demo/run.py" "$WORK/demo.json"
+# In the background and waited for, so a signal to this script runs the cleanup at once.
+python3 "$REPO/scripts/demo/run.py" "$WORK/demo.json" &
+PY_PID=$!
+wait "$PY_PID"
