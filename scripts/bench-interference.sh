@@ -536,7 +536,8 @@ calibrate() {
 }
 
 COLOD_HAS_POLICY=0
-if [[ -x $COLOD ]] && "$COLOD" --helpfull 2>&1 | grep -q -- '-enforce'; then COLOD_HAS_POLICY=1; fi
+# (not `colod --helpfull | grep -q`: with pipefail, grep quitting early fails the pipeline)
+if [[ -x $COLOD ]] && [[ $("$COLOD" --helpfull 2>&1 || true) == *-enforce* ]]; then COLOD_HAS_POLICY=1; fi
 
 run_combo() { # run_combo LS SHAPE
   LS_KIND=$1 SHAPE=$2
