@@ -41,8 +41,8 @@ usage: $0 [options]
   --be-cpu N               stress-ng --cpu instances (default: number of online CPUs)
   --be-stream N            stress-ng --stream instances (default 1)
   --client-cpu N           CPU the load generator is pinned to (default: the last online CPU)
-  --pace-cores X           paced shape: LS CPU to aim for, in cores (default: half the CPUs)
-  --rate R                 paced nginx: wrk request rate (default: calibrated from --pace-cores)
+  --pace-fraction F        paced nginx: request rate as a fraction of the flat-out rate (0.5)
+  --rate R                 paced nginx: wrk request rate (default: --pace-fraction x flat out)
   --redis-paced-clients N  paced redis: redis-benchmark clients, closed loop (default 2)
   --colod-tick-ms T        colod tick (default 500)
   --colod-config FILE      extra YAML appended to colod's generated config (e.g. a policy: map)
@@ -61,7 +61,7 @@ NCPU=$(nproc)
 BE_CPU=$NCPU
 BE_STREAM=1
 CLIENT_CPU=$((NCPU - 1))
-PACE_CORES=""
+PACE_FRACTION=0.5
 RATE=""
 REDIS_PACED_CLIENTS=2
 COLOD_TICK_MS=500
@@ -81,7 +81,7 @@ while [[ $# -gt 0 ]]; do
     --be-cpu) BE_CPU=$2; shift 2 ;;
     --be-stream) BE_STREAM=$2; shift 2 ;;
     --client-cpu) CLIENT_CPU=$2; shift 2 ;;
-    --pace-cores) PACE_CORES=$2; shift 2 ;;
+    --pace-fraction) PACE_FRACTION=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
     --redis-paced-clients) REDIS_PACED_CLIENTS=$2; shift 2 ;;
     --colod-tick-ms) COLOD_TICK_MS=$2; shift 2 ;;
@@ -95,7 +95,6 @@ die() { echo "bench-interference: $*" >&2; exit 1; }
 [[ $SHAPE == saturating || $SHAPE == paced ]] || die "--shape must be saturating or paced"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer (seconds)"
-[[ -n $PACE_CORES ]] || PACE_CORES=$(awk -v n="$NCPU" 'BEGIN {print n / 2}')
 IFS=, read -r -a ARMS <<<"$ARMS_CSV"
 for a in "${ARMS[@]}"; do
   case $a in ls-alone | be-alone | none | k8s | colod) ;; *) die "unknown arm $a" ;; esac
@@ -508,7 +507,8 @@ PY
   echo "  rep $rep $arm: $line${enforced:+ [$enforced]}" >&2
 }
 
-# calibrate: LS alone flat out (and for paced nginx, the rate that puts LS at PACE_CORES)
+# calibrate: LS alone flat out (for paced nginx: PACE_FRACTION of that rate; flat out, the server
+# and its client fill the machine, so half the rate keeps them near half of it)
 calibrate() {
   local secs=3 f=$TMP/calib rps ls0 ls1 t0 t1
   set_arm ls-alone
@@ -527,9 +527,9 @@ calibrate() {
     echo "bench-interference: calibration: redis-benchmark ($SHAPE) ${rps} req/s alone, LS ${cores} cores -> -n $REDIS_N for ~${DURATION}s" >&2
   elif [[ $SHAPE == paced ]]; then
     if [[ -z $RATE ]]; then
-      RATE=$(awk -v r="$rps" -v c="$cores" -v p="$PACE_CORES" 'BEGIN {f = p / c; if (f > 1) f = 1; printf "%d", r * f}')
+      RATE=$(awk -v r="$rps" -v f="$PACE_FRACTION" 'BEGIN {printf "%d", r * f}')
     fi
-    echo "bench-interference: calibration: nginx flat out ${rps} req/s using ${cores} cores -> paced at $RATE req/s (aim: LS at $PACE_CORES cores)" >&2
+    echo "bench-interference: calibration: nginx flat out ${rps} req/s using ${cores} cores -> paced at $RATE req/s ($PACE_FRACTION of it)" >&2
   else
     echo "bench-interference: calibration: nginx flat out ${rps} req/s using ${cores} cores" >&2
   fi
