@@ -14,6 +14,7 @@
 
 #include "agent/api.h"
 #include "agent/collector.h"
+#include "agent/enforcer.h"
 #include "agent/startup.h"
 #include "bpf/sched_probe.h"
 #include "common/cgroup_mounts.h"
@@ -21,6 +22,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
+#include "kmods-free/feature_probe.h"
 
 namespace colo::agent {
 namespace {
@@ -58,6 +60,8 @@ struct Agent::Impl {
   RealFs fs;
   std::unique_ptr<bpf::SchedProbe> probe;
   std::unique_ptr<Collector> collector;
+  std::unique_ptr<Enforcer> enforcer;  // null when the policy engine is off
+  PolicyApi policy_api;
   SnapshotStore store;
   std::unique_ptr<http::Server> server;
   std::string node;
@@ -160,13 +164,44 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
   log::info(kComponent, "cgroup v{}, cpu hierarchy {}, kubelet root {}", static_cast<int>(version),
             copts.cpu_mount, copts.kubelet_root);
 
+  if (config.engineEnabled()) {
+    auto env = kmods::realProbeEnv(&impl->fs);
+    if (!env) {
+      return fail(env.error().wrap("kernel feature probe"));
+    }
+    env->probe_name = config.feature_probe_name;
+    auto features = kmods::probeFeatures(*env);
+    if (!features) {
+      return fail(features.error().wrap("kernel feature probe"));
+    }
+    for (const auto& note : features->notes) {
+      log::info(kComponent, "feature probe: {}", note);
+    }
+    EnforcerOptions eopts;
+    eopts.policy = effectivePolicy(config);
+    eopts.enforce = config.enforcing();
+    eopts.executor.state_dir = config.state_dir;
+    eopts.executor.max_writes_per_sec = config.max_writes_per_sec;
+    auto enforcer = Enforcer::create(std::move(eopts), std::move(*features), impl->fs);
+    if (!enforcer) {
+      return fail(enforcer.error().wrap("policy"));
+    }
+    impl->enforcer = std::move(*enforcer);
+    Enforcer* e = impl->enforcer.get();
+    impl->policy_api.controllers = [e] { return e->controllersJson(); };
+    impl->policy_api.node = [e] { return e->nodeJson(); };
+    impl->policy_api.profiles = [e] { return e->profilesJson(); };
+    impl->policy_api.metrics = [e] { return e->metricsText(); };
+  }
+
   http::ServerOptions sopts;
   sopts.threads = 1;
   sopts.max_body_bytes = 64 << 10;  // read-only API: requests carry no body worth the name
   int64_t stale_ns = std::max<int64_t>(3LL * config.tick_ms, 5000) * 1'000'000;
   Impl* raw = impl.get();
   impl->server = std::make_unique<http::Server>(sopts, [raw, stale_ns](const http::Request& req) {
-    return handleApiRequest(raw->store, req, monotonicNs(), stale_ns);
+    return handleApiRequest(raw->store, req, monotonicNs(), stale_ns,
+                            raw->enforcer ? &raw->policy_api : nullptr);
   });
   std::string sock_dir = std::filesystem::path(config.api_socket).parent_path().string();
   if (auto st = makeDirs(sock_dir); !st) {
@@ -217,7 +252,11 @@ void Agent::Impl::tickAndPublish() {
   snap->cgroup_version = collector->hierarchy() == bpf::Hierarchy::kV1Cpu ? 1 : 2;
   snap->attach_mode = probe->attachMode();
   snap->taken_ns = now;
-  store.publish(std::move(snap));
+  std::shared_ptr<const Snapshot> published = snap;
+  store.publish(published);
+  if (enforcer) {
+    enforcer->onTick(*published, published->stats, now);
+  }
 }
 
 Status Agent::run() { return impl_->serve(); }
@@ -271,7 +310,12 @@ Status Agent::Impl::serve() {
   log::info(kComponent, "running: tick {} ms, window {} ticks, resync every {} s", config.tick_ms,
             config.window_ticks, config.resync_interval_s);
 
-  auto on_latency = [this](const bpf::LatencyEvent& e) { collector->onLatencyEvent(e); };
+  auto on_latency = [this](const bpf::LatencyEvent& e) {
+    collector->onLatencyEvent(e);
+    if (enforcer) {
+      enforcer->onLatencyEvent(e, monotonicNs());
+    }
+  };
   auto on_cgroup = [this](const bpf::CgroupEvent& e) { collector->onCgroupEvent(e); };
   log::RateLimit event_log(std::chrono::seconds(10));
   for (;;) {
@@ -292,6 +336,10 @@ Status Agent::Impl::serve() {
           log::info(kComponent, "signal {}: shutting down", si.ssi_signo);
           server->stop();
           ::unlink(config.api_socket.c_str());
+          if (enforcer) {
+            // Every knob colo changed goes back to its value from before colo.
+            return enforcer->shutdown();
+          }
           return ok();
         }
       } else if (fd == timer_fd.get()) {

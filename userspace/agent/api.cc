@@ -95,7 +95,7 @@ Json errorBody(std::string_view message) { return Json{{"error", message}}; }
 
 }  // namespace
 
-std::string renderContainersJson(const Snapshot& s) {
+std::string renderContainersJson(const Snapshot& s, const nlohmann::json* profiles) {
   Json j;
   j["node"] = s.node;
   j["tick_ms"] = s.tick_ms;
@@ -104,7 +104,12 @@ std::string renderContainersJson(const Snapshot& s) {
   j["attach_mode"] = s.attach_mode;
   Json list = Json::array();
   for (const ContainerView& c : s.containers) {
-    list.push_back(containerJson(c));
+    Json cj = containerJson(c);
+    if (profiles != nullptr) {
+      auto it = profiles->find(c.id);
+      cj["profile"] = it != profiles->end() ? Json::parse(it->dump()) : Json(nullptr);
+    }
+    list.push_back(std::move(cj));
   }
   j["containers"] = std::move(list);
   return j.dump();
@@ -294,7 +299,7 @@ std::string renderMetrics(const Snapshot& s) {
 }
 
 http::Response handleApiRequest(const SnapshotStore& store, const http::Request& request,
-                                int64_t now_ns, int64_t stale_after_ns) {
+                                int64_t now_ns, int64_t stale_after_ns, const PolicyApi* policy) {
   http::Response resp;
   if (request.method != "GET" && request.method != "HEAD") {
     resp.status = 405;
@@ -329,9 +334,31 @@ http::Response handleApiRequest(const SnapshotStore& store, const http::Request&
     if (request.path == "/metrics") {
       resp.content_type = "text/plain; version=0.0.4";
       resp.body = renderMetrics(*snap);
+      if (policy != nullptr && policy->metrics) {
+        resp.body += policy->metrics();
+      }
+    } else if (policy != nullptr && policy->profiles) {
+      nlohmann::json profiles = policy->profiles();
+      resp.body = renderContainersJson(*snap, &profiles);
     } else {
       resp.body = renderContainersJson(*snap);
     }
+    return resp;
+  }
+  if (request.path == "/v1/controllers" || request.path == "/v1/node") {
+    const auto& hook = request.path == "/v1/node" ? (policy ? &policy->node : nullptr)
+                                                  : (policy ? &policy->controllers : nullptr);
+    if (hook == nullptr || !*hook) {
+      resp.status = 404;
+      resp.body =
+          errorBody("the policy engine is off: add a policy: section to the colod config").dump();
+      return resp;
+    }
+    nlohmann::json body = (*hook)();
+    if (snap) {
+      body["node"] = snap->node;
+    }
+    resp.body = body.dump();
     return resp;
   }
   resp.status = 404;

@@ -4,6 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/fs.h"
@@ -93,6 +95,93 @@ Result<bpf::Tier> getTier(const YAML::Node& node, std::string_view key) {
     return keyError(key, fmt::format("must be one of LSX, LSR, LS, BE, got '{}'", *s));
   }
   return tier;
+}
+
+// YAML -> JSON for PolicyConfig::fromJson: plain scalars become booleans or numbers when they
+// read as such, quoted ones stay strings.
+Result<nlohmann::json> yamlToJson(const YAML::Node& node, const std::string& key) {
+  if (node.IsNull()) {
+    return nlohmann::json();
+  }
+  if (node.IsMap()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string k = it->first.Scalar();
+      std::string sub = key.empty() ? k : key + "." + k;
+      if (j.contains(k)) {
+        return keyError(sub, "given twice");
+      }
+      auto v = yamlToJson(it->second, sub);
+      if (!v) {
+        return fail(v.error());
+      }
+      j[k] = std::move(*v);
+    }
+    return j;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (size_t i = 0; i < node.size(); ++i) {
+      auto v = yamlToJson(node[i], fmt::format("{}[{}]", key, i));
+      if (!v) {
+        return fail(v.error());
+      }
+      j.push_back(std::move(*v));
+    }
+    return j;
+  }
+  const std::string& s = node.Scalar();
+  if (node.Tag() == "!") {  // quoted
+    return nlohmann::json(s);
+  }
+  if (s == "true" || s == "yes" || s == "on") {
+    return nlohmann::json(true);
+  }
+  if (s == "false" || s == "no" || s == "off") {
+    return nlohmann::json(false);
+  }
+  int64_t i = 0;
+  auto [iptr, iec] = std::from_chars(s.data(), s.data() + s.size(), i);
+  if (!s.empty() && iec == std::errc() && iptr == s.data() + s.size()) {
+    return nlohmann::json(i);
+  }
+  double d = 0;
+  auto [dptr, dec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (!s.empty() && dec == std::errc() && dptr == s.data() + s.size() && std::isfinite(d)) {
+    return nlohmann::json(d);
+  }
+  return nlohmann::json(s);
+}
+
+Status parsePolicy(const YAML::Node& node, AgentConfig* config) {
+  auto j = yamlToJson(node, "policy");
+  if (!j) {
+    return fail(j.error());
+  }
+  if (!j->is_null() && !j->is_object()) {
+    return keyError("policy", "must be a map of sections (see docs/tiers-and-policy.md)");
+  }
+  nlohmann::json body = j->is_null() ? nlohmann::json::object() : *j;
+  Result<policy::PolicyConfig> parsed = [&]() -> Result<policy::PolicyConfig> {
+    try {
+      return policy::PolicyConfig::fromJson(body);
+    } catch (const nlohmann::json::exception& e) {
+      return failInvalid(e.what());
+    }
+  }();
+  if (!parsed) {
+    // fromJson names the key as "<section>.<knob>"; prefix the YAML section.
+    return fail(Error::invalid("policy." + parsed.error().message()));
+  }
+  config->policy = *parsed;
+  config->policy_enabled = true;
+  if (body.contains("latency_guard") && body["latency_guard"].is_object()) {
+    const auto& g = body["latency_guard"];
+    config->policy_thresholds_set[0] = g.contains("threshold_us_lsx");
+    config->policy_thresholds_set[1] = g.contains("threshold_us_lsr");
+    config->policy_thresholds_set[2] = g.contains("threshold_us_ls");
+  }
+  return ok();
 }
 
 Status parseThresholds(const YAML::Node& node, AgentConfig* config) {
@@ -249,6 +338,22 @@ Status parseTop(const YAML::Node& root, AgentConfig* config) {
       st = parseRules(value, config);
     } else if (key == "bpf") {
       st = parseBpf(value, config);
+    } else if (key == "policy") {
+      st = parsePolicy(value, config);
+    } else if (key == "enforce") {
+      auto v = getBool(value, key);
+      if (v) {
+        config->enforce = *v;
+      }
+      st = v ? ok() : Status(fail(v.error()));
+    } else if (key == "state_dir") {
+      st = str(&config->state_dir);
+    } else if (key == "max_writes_per_sec") {
+      auto v = getUint32(value, key);
+      if (v) {
+        config->max_writes_per_sec = *v;
+      }
+      st = v ? ok() : Status(fail(v.error()));
     } else {
       st = keyError(key, "unknown key (see docs/agent.md)");
     }
@@ -333,7 +438,28 @@ Status validateConfig(const AgentConfig& c) {
   if (auto st = checkRange("bpf.events_per_sec", c.bpf_events_per_sec, 1, 1'000'000); !st) {
     return st;
   }
+  if (auto st = checkAbsolute("state_dir", c.state_dir); !st) {
+    return st;
+  }
+  if (c.max_writes_per_sec < 1 || c.max_writes_per_sec > 100000) {
+    return keyError("max_writes_per_sec",
+                    fmt::format("must be between 1 and 100000, got {}", c.max_writes_per_sec));
+  }
   return ok();
+}
+
+policy::PolicyConfig effectivePolicy(const AgentConfig& config) {
+  policy::PolicyConfig p = config.policy;
+  int64_t* fields[3] = {&p.latency_guard.threshold_us_lsx, &p.latency_guard.threshold_us_lsr,
+                        &p.latency_guard.threshold_us_ls};
+  const bpf::Tier tiers[3] = {bpf::Tier::kLSX, bpf::Tier::kLSR, bpf::Tier::kLS};
+  for (int i = 0; i < 3; ++i) {
+    uint64_t us = config.latency_threshold_us[static_cast<int>(tiers[i])];
+    if (!config.policy_thresholds_set[i] && us != 0) {
+      *fields[i] = static_cast<int64_t>(us);
+    }
+  }
+  return p;
 }
 
 Result<AgentConfig> parseConfig(std::string_view text, std::string_view source) {
@@ -380,6 +506,11 @@ Result<AgentConfig> applyOverrides(AgentConfig c, const ConfigOverrides& o) {
   take(o.window_ticks, &c.window_ticks, "window_ticks");
   take(o.resync_interval_s, &c.resync_interval_s, "resync_interval_s");
   take(o.bpf_force_raw_tp, &c.bpf_force_raw_tp, "bpf.force_raw_tp");
+  take(o.state_dir, &c.state_dir, "state_dir");
+  take(o.feature_probe_name, &c.feature_probe_name, "feature_probe_name");
+  if (o.enforce) {
+    c.enforce = *o.enforce;
+  }
   if (auto st = validateConfig(c); !st) {
     const std::string& msg = st.error().message();
     std::string key = msg.substr(0, msg.find(':'));

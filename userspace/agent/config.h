@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/policy/config.h"
 #include "agent/tiers.h"
 #include "bpf/sched_probe.h"
 #include "common/result.h"
@@ -33,7 +34,28 @@ struct AgentConfig {
   uint32_t bpf_max_cgroups = 8192;
   uint32_t bpf_events_per_sec = 1000;
   bool bpf_force_raw_tp = false;
+
+  // Enforcement (docs/agent.md, "Enforcement"). The policy engine runs when the file has a
+  // `policy:` section (or `enforce: true`); `enforce` then defaults to true. enforce=false runs
+  // the engine dry: capacity, controllers and plans in the API, no cgroup write.
+  bool policy_enabled = false;
+  std::optional<bool> enforce;  // unset: follows policy_enabled
+  policy::PolicyConfig policy;  // `policy:` section (PolicyConfig::fromJson)
+  bool policy_thresholds_set[3] = {false, false,
+                                   false};  // latency_guard.threshold_us_{lsx,lsr,ls} given
+  std::string state_dir = "/var/lib/colo";  // executor journal and lock
+  double max_writes_per_sec = 200;          // executor rate limit
+  // Name of the feature probe's temporary cgroup (flag only; tests use colo-test-*). "" =
+  // colo-probe-<pid>.
+  std::string feature_probe_name;
+
+  bool enforcing() const { return enforce.value_or(policy_enabled); }
+  bool engineEnabled() const { return policy_enabled || enforcing(); }
 };
+
+// The policy config colod runs: `config.policy` with every latency_guard threshold the file did
+// not set taken from latency_thresholds_us, so BPF events and the guard agree.
+policy::PolicyConfig effectivePolicy(const AgentConfig& config);
 
 // Checks ranges and formats; the error message starts with the key ("tick_ms: ...").
 Status validateConfig(const AgentConfig& config);
@@ -46,9 +68,10 @@ Result<AgentConfig> loadConfigFile(const std::string& path);
 
 // Values given on the command line; each set field replaces the config's.
 struct ConfigOverrides {
-  std::optional<std::string> node_name, cgroup_root, api_socket, api_addr, pin_dir, log_level;
+  std::optional<std::string> node_name, cgroup_root, api_socket, api_addr, pin_dir, log_level,
+      state_dir, feature_probe_name;
   std::optional<uint32_t> tick_ms, window_ticks, resync_interval_s;
-  std::optional<bool> bpf_force_raw_tp;
+  std::optional<bool> bpf_force_raw_tp, enforce;
 };
 // Applies `overrides` and validates again; errors read "flag --<key>: <what is wrong>" when the
 // bad value came from a flag.

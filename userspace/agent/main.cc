@@ -22,6 +22,12 @@ DEFINE_string(api_addr, "", "also serve the API on host:port (e.g. 127.0.0.1:947
 DEFINE_string(pin_dir, "/sys/fs/bpf/colo", "where the BPF maps are pinned");
 DEFINE_string(log_level, "info", "debug, info, warn or error");
 DEFINE_bool(force_raw_tp, false, "attach raw_tp programs even where tp_btf works");
+DEFINE_string(state_dir, "/var/lib/colo", "executor journal and lock (enforcement)");
+DEFINE_bool(enforce, true,
+            "write cgroup knobs when the policy engine runs (default: true with a policy: "
+            "section; --enforce=false runs it dry)");
+DEFINE_string(feature_probe_cgroup, "",
+              "name of the kernel feature probe's temporary cgroup (default colo-probe-<pid>)");
 
 namespace {
 
@@ -64,6 +70,12 @@ int main(int argc, char** argv) {
     o.log_level = FLAGS_log_level;
   if (isSet("force_raw_tp"))
     o.bpf_force_raw_tp = FLAGS_force_raw_tp;
+  if (isSet("state_dir"))
+    o.state_dir = FLAGS_state_dir;
+  if (isSet("enforce"))
+    o.enforce = FLAGS_enforce;
+  if (isSet("feature_probe_cgroup"))
+    o.feature_probe_name = FLAGS_feature_probe_cgroup;
   auto merged = colo::agent::applyOverrides(std::move(config), o);
   if (!merged) {
     std::fprintf(stderr, "colod: %s\n", merged.error().message().c_str());

@@ -1,6 +1,7 @@
 // coloctl's command table. A new command is one entry here (name, usage, flags, run function);
 // its run function may live in any library coloctl links.
 #include "cli/cli.h"
+#include "cli/cmd_policy.h"
 #include "cli/commands.h"
 #include "cli/features_cmd.h"
 #include "cli/revisions_cmd.h"
@@ -51,6 +52,18 @@ const std::vector<Command>& coloctlCommands() {
         .min_args = 1,
         .max_args = 1,
         .run = runRollbackCommand,
+    });
+    table.push_back({
+        .name = "controllers",
+        .summary = "the policy engine: each controller's state, frozen or not and why",
+        .run = runControllers,
+    });
+    table.push_back({
+        .name = "profile",
+        .args_usage = "[<container>]",
+        .summary = "per-container CPU usage profiles and recommended requests",
+        .max_args = 1,
+        .run = runProfile,
     });
     return table;
   }();
