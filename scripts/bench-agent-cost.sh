@@ -40,7 +40,7 @@ trap cleanup EXIT
 mk() {  # mk <rel>: the cgroup in every controller hierarchy (cpuset inherits cpus/mems)
   for c in "${CTRLS[@]}"; do
     m=$(mountof "$c")
-    local d=$m/$TOP p=$m/$TOP
+    local d=$m/$TOP p=$m
     IFS=/ read -ra parts <<<"$1"
     for part in "" "${parts[@]}"; do
       [[ -n $part ]] && d=$d/$part
@@ -52,10 +52,10 @@ mk() {  # mk <rel>: the cgroup in every controller hierarchy (cpuset inherits cp
       fi
       p=$d
     done
-    ((v2)) && break
+    if ((v2)); then break; fi
   done
 }
-addpid() { for c in "${CTRLS[@]}"; do echo "$2" >"$(mountof "$c")/$TOP/$1/cgroup.procs"; ((v2)) && break; done; }
+addpid() { for c in "${CTRLS[@]}"; do echo "$2" >"$(mountof "$c")/$TOP/$1/cgroup.procs"; if ((v2)); then break; fi; done; }
 
 for ((i = 0; i < N; i++)); do
   uid=$(printf '%08x-0000-0000-0000-%012x' "$i" "$i")
