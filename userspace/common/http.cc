@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -200,6 +201,21 @@ struct Listener {
 
 enum class ConnState { kHandshake, kHeaders, kBody };
 
+// Clears a request for the next one on the connection, keeping the body's buffer (up to 8 MiB)
+// so that a keep-alive client sending bodies of similar size costs no allocation per request.
+void resetRequest(Request* r) {
+  constexpr size_t kKeepBodyCapacity = 8u << 20;
+  r->method.clear();
+  r->path.clear();
+  r->query.clear();
+  r->headers.clear();
+  if (r->body.capacity() > kKeepBodyCapacity) {
+    std::string().swap(r->body);
+  } else {
+    r->body.clear();
+  }
+}
+
 struct Conn {
   UniqueFd fd;
   SSL* ssl = nullptr;
@@ -209,8 +225,10 @@ struct Conn {
   Request req;
   size_t body_filled = 0;
   bool keep_alive = true;
-  std::string out;
+  std::string out;  // response bytes to send: headers (and small bodies)
   size_t out_off = 0;
+  std::string body;  // a large response body, sent after `out` without copying it there
+  size_t body_off = 0;
   bool close_after_write = false;
   bool epollout = false;
   int64_t last_active_ms = 0;
@@ -221,6 +239,9 @@ struct Conn {
     }
   }
 };
+
+// A response is still being written.
+bool pending(const Conn* c) { return c->out_off < c->out.size() || c->body_off < c->body.size(); }
 
 }  // namespace
 
@@ -263,7 +284,7 @@ struct Server::Impl {
   bool process(Worker* w, Conn* c);
   bool flush(Worker* w, Conn* c);
   void sendError(Conn* c, int status, std::string_view message);
-  void respond(Conn* c, const Response& r);
+  void respond(Conn* c, Response& r);
   void setEpollOut(Worker* w, Conn* c, bool on);
   // Reads into buf: >0 bytes, 0 EOF, -1 would block, -2 error.
   ssize_t readSome(Conn* c, char* buf, size_t len);
@@ -654,7 +675,7 @@ bool Server::Impl::onReadable(Worker* w, Conn* c) {
   }
   // Drain the socket (and the TLS buffer) while no response is waiting to be written; a
   // pending response applies backpressure until it is flushed.
-  while (c->out.size() == c->out_off) {
+  while (!pending(c)) {
     ssize_t n;
     if (c->state == ConnState::kBody) {
       size_t want = c->req.body.size() - c->body_filled;
@@ -690,12 +711,12 @@ bool Server::Impl::onWritable(Worker* w, Conn* c) {
   if (!flush(w, c)) {
     return false;
   }
-  if (c->out.size() == c->out_off) {
+  if (!pending(c)) {
     // The response is out: handle what was pipelined behind it, then read on.
     if (!process(w, c)) {
       return false;
     }
-    if (c->out.size() == c->out_off) {
+    if (!pending(c)) {
       return onReadable(w, c);
     }
   }
@@ -703,9 +724,10 @@ bool Server::Impl::onWritable(Worker* w, Conn* c) {
 }
 
 bool Server::Impl::flush(Worker* w, Conn* c) {
-  while (c->out_off < c->out.size()) {
-    const char* p = c->out.data() + c->out_off;
-    size_t len = c->out.size() - c->out_off;
+  while (pending(c)) {
+    const bool in_out = c->out_off < c->out.size();
+    const char* p = in_out ? c->out.data() + c->out_off : c->body.data() + c->body_off;
+    size_t len = in_out ? c->out.size() - c->out_off : c->body.size() - c->body_off;
     ssize_t n;
     if (c->ssl != nullptr) {
       ERR_clear_error();
@@ -721,7 +743,19 @@ bool Server::Impl::flush(Worker* w, Conn* c) {
       }
       n = rc;
     } else {
-      n = ::send(c->fd.get(), p, len, MSG_NOSIGNAL);
+      // Headers and body in one system call (one TCP segment train, no copy of the body).
+      iovec iov[2];
+      int iovcnt = 0;
+      if (in_out) {
+        iov[iovcnt++] = {const_cast<char*>(p), len};
+      }
+      if (c->body_off < c->body.size()) {
+        iov[iovcnt++] = {c->body.data() + c->body_off, c->body.size() - c->body_off};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(iovcnt);
+      n = ::sendmsg(c->fd.get(), &msg, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) {
           continue;
@@ -734,9 +768,14 @@ bool Server::Impl::flush(Worker* w, Conn* c) {
         return false;
       }
     }
-    c->out_off += static_cast<size_t>(n);
+    size_t sent = static_cast<size_t>(n);
+    size_t from_out = std::min(sent, c->out.size() - c->out_off);
+    c->out_off += from_out;
+    c->body_off += sent - from_out;
     c->last_active_ms = nowMs();
   }
+  c->body.clear();
+  c->body_off = 0;
   c->out.clear();
   c->out_off = 0;
   setEpollOut(w, c, false);
@@ -747,9 +786,12 @@ bool Server::Impl::flush(Worker* w, Conn* c) {
   return true;
 }
 
-void Server::Impl::respond(Conn* c, const Response& r) {
+void Server::Impl::respond(Conn* c, Response& r) {
   std::string& out = c->out;
-  out.reserve(out.size() + r.body.size() + 256);
+  // A large body is sent from its own buffer after the headers (flush); a small one is copied.
+  constexpr size_t kCopyBodyBelow = 16 << 10;
+  const bool separate = r.body.size() >= kCopyBodyBelow && !pending(c);
+  out.reserve(out.size() + (separate ? 0 : r.body.size()) + 256);
   out += fmt::format("HTTP/1.1 {} {}\r\n", r.status, reasonPhrase(r.status));
   if (!r.content_type.empty()) {
     out += "Content-Type: ";
@@ -764,7 +806,12 @@ void Server::Impl::respond(Conn* c, const Response& r) {
   }
   out += fmt::format("Content-Length: {}\r\n", r.body.size());
   out += c->close_after_write ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-  out += r.body;
+  if (separate) {
+    c->body = std::move(r.body);
+    c->body_off = 0;
+  } else {
+    out += r.body;
+  }
 }
 
 void Server::Impl::sendError(Conn* c, int status, std::string_view message) {
@@ -780,7 +827,7 @@ void Server::Impl::sendError(Conn* c, int status, std::string_view message) {
 // Consumes complete requests from the connection's buffers and answers them. Returns false when
 // the connection was closed.
 bool Server::Impl::process(Worker* w, Conn* c) {
-  while (c->out.size() == c->out_off || c->state == ConnState::kBody) {
+  while (!pending(c) || c->state == ConnState::kBody) {
     if (c->state == ConnState::kHeaders) {
       size_t from = c->scanned >= 3 ? c->scanned - 3 : 0;
       size_t end = c->in.find("\r\n\r\n", from);
@@ -797,7 +844,7 @@ bool Server::Impl::process(Worker* w, Conn* c) {
         return flush(w, c);
       }
       std::string_view head(c->in.data(), end);
-      c->req = Request{};
+      resetRequest(&c->req);
       // Request line: METHOD SP target SP HTTP/1.x
       size_t eol = head.find("\r\n");
       std::string_view line = head.substr(0, eol);
@@ -925,7 +972,7 @@ bool Server::Impl::process(Worker* w, Conn* c) {
     }
     c->close_after_write = !c->keep_alive;
     respond(c, r);
-    c->req = Request{};
+    resetRequest(&c->req);
     if (!flush(w, c)) {
       return false;
     }

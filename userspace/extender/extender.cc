@@ -49,6 +49,11 @@ struct ThreadState {
   std::string label, label_value;
   std::string reason;
   std::string escaped_reason;
+  std::vector<uint8_t> pass;
+  std::string failed, unresolvable;
+  // The escaped reasons that carry no number (missing label, unknown node), formatted at most
+  // once per request: thousands of nodes can share them.
+  std::string fixed_reason[2];
 };
 
 ThreadState& threadState(const Config& c) {
@@ -62,6 +67,41 @@ ThreadState& threadState(const Config& c) {
 }
 
 }  // namespace
+
+void Extender::lookUp(std::span<const std::string_view> names, const NodeCache::Index* index,
+                      std::vector<NodeView>* views) {
+  views->resize(names.size());
+  uint64_t unknown = 0;
+  if (index == nullptr) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      (*views)[i] = NodeView{names[i], nullptr, MetricsState::kMissing, {}};
+    }
+    unknown = names.size();
+  } else {
+    // Two passes: hash every name and prefetch its slot, then probe; the entries' other cache
+    // lines are prefetched for the plugins that read them next.
+    thread_local std::vector<uint64_t> hashes;
+    hashes.resize(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      hashes[i] = nameHash(names[i]);
+      index->prefetch(hashes[i]);
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      const NodeEntry* e = index->find(names[i], hashes[i]);
+      if (e != nullptr) {
+        const char* p = reinterpret_cast<const char*>(e);
+        for (size_t off = 64; off < sizeof(NodeEntry); off += 64) {
+          __builtin_prefetch(p + off);
+        }
+      }
+      unknown += e == nullptr ? 1 : 0;
+      (*views)[i] = NodeView{names[i], e, MetricsState::kMissing, {}};
+    }
+  }
+  if (unknown > 0) {
+    metrics_.unknown_nodes.fetch_add(unknown, std::memory_order_relaxed);
+  }
+}
 
 int64_t Extender::wallClockMs() {
   timespec ts{};
@@ -156,16 +196,31 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
     for (NodeView& v : views) {
       v.state = plugins_.classify(v.entry, now, v.name);
     }
-    plugins_.placedOn(views, now, &ts.placed);
-    // Verdicts: collect the failing ones; everything else passes.
-    std::string failed, unresolvable;
+    // Without any placement every summary is zero: skip filling 40 bytes per node.
+    static const Placements::Summary kNothingPlaced{};
+    const bool any_placed = !placements_.empty();
+    if (any_placed) {
+      plugins_.placedOn(views, now, &ts.placed);
+    }
+    // Verdicts: collect the failing ones straight into their JSON objects; everything else
+    // passes.
+    std::string& failed = ts.failed;
+    std::string& unresolvable = ts.unresolvable;
+    failed.clear();
+    unresolvable.clear();
+    ts.fixed_reason[0].clear();
+    ts.fixed_reason[1].clear();
     JsonWriter fw(&failed), uw(&unresolvable);
-    std::vector<uint8_t> pass(views.size(), 1);
-    // Many nodes fail for the same reason (a missing label): format and escape it once.
+    ts.pass.assign(views.size(), 1);
+    std::vector<uint8_t>& pass = ts.pass;
+    size_t pass_bytes = 0;
+    // Nodes failing with the same numbers share a reason: format and escape it once.
     FilterVerdict last;
     for (size_t i = 0; i < views.size(); ++i) {
-      FilterVerdict verdict = plugins_.filter(args.pod, views[i], ts.placed[i]);
+      FilterVerdict verdict =
+          plugins_.filter(args.pod, views[i], any_placed ? ts.placed[i] : kNothingPlaced);
       if (verdict.kind == FilterVerdict::kPass) {
+        pass_bytes += views[i].name.size() + 3;
         continue;
       }
       pass[i] = 0;
@@ -175,6 +230,17 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
         w.ch(',');
       }
       w.key(views[i].name);
+      if (verdict.why == FilterVerdict::Why::kNotOpen ||
+          verdict.why == FilterVerdict::Why::kUnknownNode) {
+        std::string& fixed = ts.fixed_reason[verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1];
+        if (fixed.empty()) {
+          ts.reason.clear();
+          verdict.appendReason(config_, &ts.reason);
+          JsonWriter(&fixed).str(ts.reason);
+        }
+        w.raw(fixed);
+        continue;
+      }
       if (verdict.why != last.why || verdict.value != last.value || verdict.limit != last.limit) {
         last = verdict;
         ts.reason.clear();
@@ -184,7 +250,9 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
       }
       w.raw(ts.escaped_reason);
     }
-    out.reserve(args.nodes_mode ? body.size() + 256 : views.size() * 24 + 256);
+    // Names are escaped in place; the slack covers one name escaped at its worst.
+    out.reserve((args.nodes_mode ? body.size() : pass_bytes) + failed.size() + unresolvable.size() +
+                512);
     JsonWriter w(&out);
     if (args.nodes_mode) {
       w.raw(R"({"Nodes":{"metadata":{},"items":[)");
@@ -226,25 +294,12 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
     }
     run(ts.views);
   } else {
-    ts.views.reserve(args.names.size());
-    auto fill_and_run = [&](const NodeCache::Map* map) {
-      for (std::string_view name : args.names) {
-        const NodeEntry* e = nullptr;
-        if (map != nullptr) {
-          auto it = map->find(name);
-          if (it != map->end()) {
-            e = &it->second;
-          }
-        }
-        if (e == nullptr) {
-          metrics_.unknown_nodes.fetch_add(1, std::memory_order_relaxed);
-        }
-        ts.views.push_back(NodeView{name, e, MetricsState::kMissing, {}});
-      }
+    auto fill_and_run = [&](const NodeCache::Index* index) {
+      lookUp(args.names, index, &ts.views);
       run(ts.views);
     };
     if (cache_ != nullptr) {
-      cache_->read([&](const NodeCache::Map& map) { fill_and_run(&map); });
+      cache_->readIndex([&](const NodeCache::Index& index) { fill_and_run(&index); });
     } else {
       warnNoCache();
       fill_and_run(nullptr);
@@ -274,7 +329,11 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
       v.state = plugins_.classify(v.entry, now, v.name);
     }
     plugins_.score(args.pod, views, now, &ts.scores);
-    out.reserve(views.size() * 32 + 16);
+    size_t bytes = 16;
+    for (const NodeView& v : views) {
+      bytes += v.name.size() + 32;
+    }
+    out.reserve(bytes + 512);
     JsonWriter w(&out);
     w.ch('[');
     for (size_t i = 0; i < views.size(); ++i) {
@@ -291,29 +350,18 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
   };
   ts.views.clear();
   if (args.nodes_mode) {
+    ts.views.reserve(args.nodes.size());
     for (const auto& item : args.nodes) {
       ts.views.push_back(NodeView{item.entry.name, &item.entry, MetricsState::kMissing, {}});
     }
     run(ts.views);
   } else {
-    auto fill_and_run = [&](const NodeCache::Map* map) {
-      for (std::string_view name : args.names) {
-        const NodeEntry* e = nullptr;
-        if (map != nullptr) {
-          auto it = map->find(name);
-          if (it != map->end()) {
-            e = &it->second;
-          }
-        }
-        if (e == nullptr) {
-          metrics_.unknown_nodes.fetch_add(1, std::memory_order_relaxed);
-        }
-        ts.views.push_back(NodeView{name, e, MetricsState::kMissing, {}});
-      }
+    auto fill_and_run = [&](const NodeCache::Index* index) {
+      lookUp(args.names, index, &ts.views);
       run(ts.views);
     };
     if (cache_ != nullptr) {
-      cache_->read([&](const NodeCache::Map& map) { fill_and_run(&map); });
+      cache_->readIndex([&](const NodeCache::Index& index) { fill_and_run(&index); });
     } else {
       warnNoCache();
       fill_and_run(nullptr);

@@ -6,7 +6,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/http.h"
 #include "extender/config.h"
@@ -35,6 +38,11 @@ class Extender {
   http::Response prioritize(std::string_view body, size_t capacity);
 
  private:
+  // Resolves NodeNames against the cache's index (null: no cache) into views, counting the
+  // unknown ones.
+  void lookUp(std::span<const std::string_view> names, const NodeCache::Index* index,
+              std::vector<NodeView>* views);
+
   Config config_;
   std::string prefix_;
   NodeCache* cache_;

@@ -1,6 +1,7 @@
 #include "extender/json_writer.h"
 
 #include <charconv>
+#include <cstring>
 
 namespace colo::extender {
 namespace {
@@ -26,6 +27,23 @@ constexpr EscapeTable kEscape;
 void JsonWriter::str(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t old = out_->size();
+  // Most strings (node names) need no escaping: copy them whole.
+  size_t clean = 0;
+  while (clean < s.size() && !kEscape[static_cast<unsigned char>(s[clean])]) {
+    ++clean;
+  }
+  if (clean == s.size()) {
+    // The size is computed here: libstdc++ 12 hands the operation the grown capacity, not the
+    // size asked for, when it reallocates.
+    const size_t size = old + s.size() + 2;
+    out_->resize_and_overwrite(size, [&](char* base, size_t) {
+      base[old] = '"';
+      std::memcpy(base + old + 1, s.data(), s.size());
+      base[size - 1] = '"';
+      return size;
+    });
+    return;
+  }
   // Write in place into room for the worst case (every byte as \u00XX), then trim.
   out_->resize_and_overwrite(old + s.size() * 6 + 2, [&](char* base, size_t) {
     char* p = base + old;

@@ -1,13 +1,53 @@
 #include "extender/node_cache.h"
 
+#include <bit>
 #include <mutex>
 
 namespace colo::extender {
 
+void NodeCache::Index::rebuild(const Map& map) {
+  size_t cap = std::bit_ceil(std::max<size_t>(16, map.size() * 2 + 1));
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  used_ = 0;
+  for (const auto& [name, entry] : map) {
+    insert(nameHash(name), &entry);
+  }
+}
+
+void NodeCache::Index::add(const NodeEntry* entry) {
+  if ((used_ + 1) * 2 > slots_.size()) {
+    // Grow: reinsert what is there into an array twice the size.
+    std::vector<Slot> old = std::move(slots_);
+    size_t cap = std::max<size_t>(16, old.size() * 2);
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    used_ = 0;
+    for (const Slot& s : old) {
+      if (s.entry != nullptr) {
+        insert(s.hash, s.entry);
+      }
+    }
+  }
+  insert(nameHash(entry->name), entry);
+}
+
+void NodeCache::Index::insert(uint64_t hash, const NodeEntry* entry) {
+  size_t i = hash & mask_;
+  while (slots_[i].entry != nullptr) {
+    i = (i + 1) & mask_;
+  }
+  slots_[i] = Slot{hash, entry};
+  ++used_;
+}
+
 void NodeCache::upsert(NodeEntry node) {
   std::unique_lock lock(mu_);
   std::string name = node.name;
-  map_.insert_or_assign(std::move(name), std::move(node));
+  auto [it, inserted] = map_.insert_or_assign(std::move(name), std::move(node));
+  if (inserted) {
+    index_.add(&it->second);  // a replaced entry keeps its address
+  }
 }
 
 void NodeCache::erase(std::string_view name) {
@@ -15,6 +55,7 @@ void NodeCache::erase(std::string_view name) {
   auto it = map_.find(name);
   if (it != map_.end()) {
     map_.erase(it);
+    index_.rebuild(map_);  // node deletions are rare; linear probing has no cheap removal
   }
 }
 
@@ -25,9 +66,12 @@ void NodeCache::replaceAll(std::vector<NodeEntry> nodes) {
     std::string name = n.name;
     fresh.insert_or_assign(std::move(name), std::move(n));
   }
+  Index index;
+  index.rebuild(fresh);  // the entries' addresses survive the swap
   {
     std::unique_lock lock(mu_);
     map_.swap(fresh);
+    std::swap(index_, index);
   }
   synced_.store(true, std::memory_order_release);
 }

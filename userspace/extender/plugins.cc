@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "common/log.h"
@@ -22,21 +23,40 @@ int64_t podMemoryEstimate(const PodInfo& pod, const Config& c) {
   return v > 0 ? v : c.cool_down.default_pod_memory_bytes;
 }
 
-std::string millicores(int64_t m) {
-  if (m % 1000 == 0) {
-    return fmt::format("{}", m / 1000);
-  }
-  return fmt::format("{}m", m);
+// The reason texts are written with std::to_chars rather than fmt: a request can fail thousands
+// of nodes each with its own numbers.
+void appendInt(std::string* out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
-std::string bytesText(int64_t b) {
+void appendMillicores(std::string* out, int64_t m) {
+  if (m % 1000 == 0) {
+    appendInt(out, m / 1000);
+  } else {
+    appendInt(out, m);
+    out->push_back('m');
+  }
+}
+
+// Fixed notation with `precision` decimals, rounded as printf/fmt round ("{:.1f}").
+void appendFixed(std::string* out, double v, int precision) {
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed, precision);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+void appendBytes(std::string* out, int64_t b) {
   if (b >= (1ll << 30)) {
-    return fmt::format("{:.1f}Gi", static_cast<double>(b) / (1ll << 30));
+    appendFixed(out, static_cast<double>(b) / (1ll << 30), 1);
+    out->append("Gi");
+  } else if (b >= (1ll << 20)) {
+    appendFixed(out, static_cast<double>(b) / (1ll << 20), 0);
+    out->append("Mi");
+  } else {
+    appendInt(out, b);
   }
-  if (b >= (1ll << 20)) {
-    return fmt::format("{:.0f}Mi", static_cast<double>(b) / (1ll << 20));
-  }
-  return fmt::format("{}", b);
 }
 
 }  // namespace
@@ -59,26 +79,41 @@ void FilterVerdict::appendReason(const Config& c, std::string* out) const {
                      c.colocation_label);
       break;
     case Why::kLatencyGuard:
-      fmt::format_to(it, "colo: LS latency guard active on the node (run-queue p99 {}us)", value);
+      out->append("colo: LS latency guard active on the node (run-queue p99 ");
+      appendInt(out, value);
+      out->append("us)");
       break;
     case Why::kCpuOverWatermark:
-      fmt::format_to(it, "colo: node CPU usage {}% is over its safety watermark {}%", value, limit);
+      out->append("colo: node CPU usage ");
+      appendInt(out, value);
+      out->append("% is over its safety watermark ");
+      appendInt(out, limit);
+      out->push_back('%');
       break;
     case Why::kMemoryOverWatermark:
-      fmt::format_to(it, "colo: node memory usage {}% is over its safety watermark {}%", value,
-                     limit);
+      out->append("colo: node memory usage ");
+      appendInt(out, value);
+      out->append("% is over its safety watermark ");
+      appendInt(out, limit);
+      out->push_back('%');
       break;
     case Why::kBeCpu:
-      fmt::format_to(it, "colo: BE CPU left {} < requested colo.io/be-cpu {}", millicores(value),
-                     millicores(limit));
+      out->append("colo: BE CPU left ");
+      appendMillicores(out, value);
+      out->append(" < requested colo.io/be-cpu ");
+      appendMillicores(out, limit);
       break;
     case Why::kBeMemory:
-      fmt::format_to(it, "colo: BE memory left {} < requested colo.io/be-memory {}",
-                     bytesText(value), bytesText(limit));
+      out->append("colo: BE memory left ");
+      appendBytes(out, value);
+      out->append(" < requested colo.io/be-memory ");
+      appendBytes(out, limit);
       break;
     case Why::kOtCpu:
-      fmt::format_to(it, "colo: OT CPU left {} < requested colo.io/ot-cpu {}", millicores(value),
-                     millicores(limit));
+      out->append("colo: OT CPU left ");
+      appendMillicores(out, value);
+      out->append(" < requested colo.io/ot-cpu ");
+      appendMillicores(out, limit);
       break;
   }
 }
@@ -290,7 +325,7 @@ void Plugins::score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t
       c.load_aware.now_weight / (c.load_aware.now_weight + c.load_aware.peak_weight);
   const double peak_w = 1.0 - now_w;
 
-  std::vector<Placements::Summary> placed_all;
+  thread_local std::vector<Placements::Summary> placed_all;  // reused: no allocation per request
   placements_->summarizeMany(nodes, now_ms, window_ms, &placed_all);
   size_t best = nodes.size();
   int64_t best_score = -1;

@@ -13,6 +13,7 @@
 
 #include "extender/config.h"
 #include "extender/metrics.h"
+#include "extender/node_cache.h"
 #include "extender/types.h"
 
 namespace colo::extender {
@@ -72,11 +73,16 @@ class Placements {
                      std::vector<Summary>* out) const;
   // Drops entries older than keep_ms.
   void prune(int64_t now_ms, int64_t keep_ms);
+  // No placement recorded (or all pruned): every summary would be zero.
+  bool empty() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return by_node_.empty();
+  }
 
  private:
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const { return nameHash(s); }
   };
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::deque<Placement>, Hash, std::equal_to<>> by_node_;

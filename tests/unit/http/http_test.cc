@@ -369,6 +369,55 @@ TEST(HttpServer, LargeResponseIsDeliveredWhole) {
   }
 }
 
+// Large responses are written from their own buffer after the headers (no copy): pipelined
+// requests mixing large and small answers, read slowly by the client so that the server's
+// writes stop short, still come back whole and in order.
+TEST(HttpServer, PipelinedLargeAndSmallResponsesStayInOrder) {
+  TestServer ts({}, [](const Request& r) {
+    Response resp;
+    resp.content_type = "text/plain";
+    size_t n = r.path == "/small" ? 5 : 300000;
+    resp.body.assign(n, r.path == "/a" ? 'a' : r.path == "/b" ? 'b' : 's');
+    resp.body.back() = '!';
+    return resp;
+  });
+  UniqueFd fd = rawConnect(ts.port);
+  int small_buf = 4096;
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &small_buf, sizeof(small_buf));
+  sendRaw(fd.get(),
+          "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /small HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string all = readAll(fd.get());
+  size_t a = all.find("Content-Length: 300000\r\n");
+  ASSERT_NE(a, std::string::npos);
+  size_t a_body = all.find("\r\n\r\n", a) + 4;
+  EXPECT_EQ(all.substr(a_body, 300000), std::string(299999, 'a') + "!");
+  size_t s = all.find("Content-Length: 5\r\n", a_body);
+  ASSERT_NE(s, std::string::npos);
+  size_t s_body = all.find("\r\n\r\n", s) + 4;
+  EXPECT_EQ(all.substr(s_body, 5), "ssss!");
+  size_t b = all.find("Content-Length: 300000\r\n", s_body);
+  ASSERT_NE(b, std::string::npos);
+  size_t b_body = all.find("\r\n\r\n", b) + 4;
+  EXPECT_EQ(all.substr(b_body), std::string(299999, 'b') + "!");
+  EXPECT_NE(all.find("Connection: close", b), std::string::npos);
+}
+
+// Request bodies reuse their buffer on a keep-alive connection: a short body after a long one
+// carries none of the long one's bytes.
+TEST(HttpServer, ShorterBodyAfterLongerOneIsExact) {
+  TestServer ts;
+  auto c = Client::connect(ts.address());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  for (size_t n : {200000u, 10u, 70000u, 0u, 3u}) {
+    std::string body(n, static_cast<char>('a' + n % 26));
+    auto r = c->request("POST", "/x", body);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(r->body, "POST /x q= body=" + body) << n;
+  }
+}
+
 // A server written by hand, for responses the colo server never sends (chunked, close-delimited).
 class RawServer {
  public:

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "extender/bench/bodies.h"
@@ -64,7 +65,10 @@ std::string padded(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `colo-extender-bench names [N]`: only the 5,000-name cases, N runs each (default 2,000; a
+  // small N keeps callgrind runs short).
   const bool names_only = argc > 1 && std::string_view(argv[1]) == "names";
+  const int names_iters = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2000;
   using namespace colo;
   int64_t now_ms = extender::Extender::wallClockMs();
   extender::Config config;
@@ -88,8 +92,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "filter: %d %s\n", f.status, f.body.c_str());
     return 1;
   }
-  Stats nf = measure(2000, [&] { (void)names_ext.filter(names, names.capacity()); });
-  Stats np = measure(2000, [&] { (void)names_ext.prioritize(names, names.capacity()); });
+  Stats nf = measure(names_iters, [&] { (void)names_ext.filter(names, names.capacity()); });
+  Stats np = measure(names_iters, [&] { (void)names_ext.prioritize(names, names.capacity()); });
   std::printf(
       "names=5000 body_bytes=%zu filter p50_us=%.1f p99_us=%.1f cpu_mean_us=%.1f | "
       "prioritize p50_us=%.1f p99_us=%.1f cpu_mean_us=%.1f\n",
