@@ -31,6 +31,8 @@ class Extender {
   http::Response handle(const http::Request& request);
   ExtenderMetrics& metrics() { return metrics_; }
   const Config& config() const { return config_; }
+  // The CoolDownHotNode state (the benchmark seeds it).
+  Placements& placements() { return placements_; }
 
   // The verbs without HTTP, for tests and the in-process benchmark. `body` needs
   // simdjson::SIMDJSON_PADDING readable bytes past its end within `capacity`.

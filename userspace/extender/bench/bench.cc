@@ -65,12 +65,16 @@ std::string padded(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `colo-extender-bench names [N]`: only the 5,000-name cases, N runs each (default 2,000; a
-  // small N keeps callgrind runs short).
+  // `colo-extender-bench names [N [K]]`: only the 5,000-name cases, N runs each (default 2,000;
+  // a small N keeps callgrind runs short). K > 0 first records K placements on every node, spread
+  // over the last 60 s (after the nodes' metrics timestamps, 120 s ago), as a long HTTP run with
+  // frozen metrics leaves them, and freezes the extender's clock so that runs are comparable.
   const bool names_only = argc > 1 && std::string_view(argv[1]) == "names";
   const int names_iters = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2000;
+  const int placements_per_node = argc > 3 ? std::max(0, std::atoi(argv[3])) : 0;
   using namespace colo;
-  int64_t now_ms = extender::Extender::wallClockMs();
+  const int64_t now_ms = extender::Extender::wallClockMs();
+  const int64_t metrics_ms = placements_per_node > 0 ? now_ms - 120000 : now_ms;
   extender::Config config;
   config.max_metrics_age_s = 3600;
 
@@ -78,14 +82,24 @@ int main(int argc, char** argv) {
   extender::NodeCache cache;
   {
     extender::ArgsParser p;
-    auto list = p.parseNodeList(bench::nodeListBody(5000, now_ms));
+    auto list = p.parseNodeList(bench::nodeListBody(5000, metrics_ms));
     if (!list) {
       std::fprintf(stderr, "%s\n", list.error().message().c_str());
       return 1;
     }
     cache.replaceAll(std::move(list->items));
   }
-  extender::Extender names_ext(config, "/colo", &cache);
+  extender::Extender::Clock clock = extender::Extender::wallClockMs;
+  if (placements_per_node > 0) {
+    clock = [now_ms] { return now_ms; };
+  }
+  extender::Extender names_ext(config, "/colo", &cache, clock);
+  for (int k = 0; k < placements_per_node; ++k) {
+    const int64_t at = now_ms - 60000 + 60000 * (k + 1) / placements_per_node;
+    for (int i = 0; i < 5000; ++i) {
+      names_ext.placements().record(bench::nodeName(i), {at, 500, int64_t{1} << 30, 0, 0});
+    }
+  }
   std::string names = padded(bench::namesBody(5000));
   auto f = names_ext.filter(names, names.capacity());
   if (f.status != 200) {
