@@ -171,7 +171,12 @@ Status parsePolicy(const YAML::Node& node, AgentConfig* config) {
   }();
   if (!parsed) {
     // fromJson names the key as "<section>.<knob>"; prefix the YAML section.
-    return fail(Error::invalid("policy." + parsed.error().message()));
+    std::string msg = parsed.error().message();
+    constexpr std::string_view kPrefix = "policy config: ";
+    if (msg.starts_with(kPrefix)) {
+      msg.erase(0, kPrefix.size());
+    }
+    return fail(Error::invalid("policy." + msg));
   }
   config->policy = *parsed;
   config->policy_enabled = true;
