@@ -122,12 +122,57 @@ void Placements::record(std::string_view node, Placement p) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_node_.find(node);
   if (it == by_node_.end()) {
-    it = by_node_.emplace(std::string(node), std::deque<Placement>{}).first;
+    it = by_node_.emplace(std::string(node), Node{}).first;
   }
-  it->second.push_back(p);
-  if (it->second.size() > 4096) {
-    it->second.pop_front();  // bound memory under a pathological burst
+  Node& n = it->second;
+  // Requests served concurrently may record slightly out of order: keep the entries ordered.
+  auto pos = n.placed.end();
+  const auto first = n.placed.begin() + static_cast<ptrdiff_t>(n.head);
+  while (pos != first && std::prev(pos)->at_ms > p.at_ms) {
+    --pos;
   }
+  n.placed.insert(pos, p);
+  if (p.at_ms > n.since_ms) {
+    n.after_since.add(p, 1);
+  }
+  if (n.size() > kMaxPerNode) {
+    n.popFront();
+  }
+}
+
+void Placements::Node::summarize(int64_t now_ms, int64_t window_ms, int64_t since, Summary* out) {
+  const Placement* first = placed.data() + head;
+  const Placement* last = placed.data() + placed.size();
+  // Wins inside the window: the newest entries. Find where they start, then add them oldest
+  // first (the order the penalty has always been summed in).
+  const Placement* end = last;
+  while (end != first && end[-1].at_ms > now_ms) {
+    --end;  // in the future (another request's clock): age < 0, no penalty
+  }
+  const Placement* begin = end;
+  while (begin != first && now_ms - begin[-1].at_ms < window_ms) {
+    --begin;
+  }
+  for (const Placement* p = begin; p != end; ++p) {
+    int64_t age = now_ms - p->at_ms;
+    out->penalty += 1.0 - static_cast<double>(age) / static_cast<double>(window_ms);
+  }
+  // Usage placed after `since`: the running totals while `since` stays the same.
+  if (first == last || last[-1].at_ms <= since) {
+    return;  // nothing after it (e.g. since = now for a node without usable metrics)
+  }
+  if (since != since_ms) {
+    // A newer (or other) metrics timestamp: re-sum the placements after it, newest first.
+    after_since = {};
+    for (const Placement* p = last; p != first && p[-1].at_ms > since; --p) {
+      after_since.add(p[-1], 1);
+    }
+    since_ms = since;
+  }
+  out->cpu_m = after_since.cpu_m;
+  out->memory_bytes = after_since.memory_bytes;
+  out->be_cpu_m = after_since.be_cpu_m;
+  out->be_memory_bytes = after_since.be_memory_bytes;
 }
 
 Placements::Summary Placements::summarize(std::string_view node, int64_t now_ms, int64_t window_ms,
@@ -135,20 +180,8 @@ Placements::Summary Placements::summarize(std::string_view node, int64_t now_ms,
   Summary s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_node_.find(node);
-  if (it == by_node_.end()) {
-    return s;
-  }
-  for (const Placement& p : it->second) {
-    int64_t age = now_ms - p.at_ms;
-    if (age >= 0 && age < window_ms) {
-      s.penalty += 1.0 - static_cast<double>(age) / static_cast<double>(window_ms);
-    }
-    if (p.at_ms > since_ms) {
-      s.cpu_m += p.cpu_m;
-      s.memory_bytes += p.memory_bytes;
-      s.be_cpu_m += p.be_cpu_m;
-      s.be_memory_bytes += p.be_memory_bytes;
-    }
+  if (it != by_node_.end()) {
+    it->second.summarize(now_ms, window_ms, since_ms, &s);
   }
   return s;
 }
@@ -167,30 +200,18 @@ void Placements::summarizeMany(std::span<const NodeView> nodes, int64_t now_ms, 
     }
     const NodeView& n = nodes[i];
     int64_t since = n.state == MetricsState::kOk ? n.entry->metrics.timestamp_ms : now_ms;
-    Summary& s = (*out)[i];
-    for (const Placement& p : it->second) {
-      int64_t age = now_ms - p.at_ms;
-      if (age >= 0 && age < window_ms) {
-        s.penalty += 1.0 - static_cast<double>(age) / static_cast<double>(window_ms);
-      }
-      if (p.at_ms > since) {
-        s.cpu_m += p.cpu_m;
-        s.memory_bytes += p.memory_bytes;
-        s.be_cpu_m += p.be_cpu_m;
-        s.be_memory_bytes += p.be_memory_bytes;
-      }
-    }
+    it->second.summarize(now_ms, window_ms, since, &(*out)[i]);
   }
 }
 
 void Placements::prune(int64_t now_ms, int64_t keep_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = by_node_.begin(); it != by_node_.end();) {
-    auto& q = it->second;
-    while (!q.empty() && now_ms - q.front().at_ms > keep_ms) {
-      q.pop_front();
+    Node& n = it->second;
+    while (!n.empty() && now_ms - n.front().at_ms > keep_ms) {
+      n.popFront();
     }
-    it = q.empty() ? by_node_.erase(it) : std::next(it);
+    it = n.empty() ? by_node_.erase(it) : std::next(it);
   }
 }
 

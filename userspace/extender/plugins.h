@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <iterator>
 #include <mutex>
 #include <span>
 #include <string>
@@ -50,6 +50,13 @@ struct FilterVerdict {
 };
 
 // Pods placed recently, by node: the CoolDownHotNode state. Thread-safe.
+//
+// A request asks for every candidate node's summary, so each node keeps its placements ordered
+// by time and running totals of the usage placed after the last metrics timestamp it was asked
+// about: while that timestamp does not change (the node sent no newer report) a summary costs
+// O(1) for the usage plus the wins still inside the cool-down window, however many placements
+// the node keeps (up to maxMetricsAgeSeconds). A newer report re-sums only the placements after
+// it; record() and prune() keep the totals up to date.
 class Placements {
  public:
   struct Placement {
@@ -79,13 +86,51 @@ class Placements {
     return by_node_.empty();
   }
 
+  // Most placements kept per node (the oldest go first): bounds memory under a burst.
+  static constexpr size_t kMaxPerNode = 4096;
+
  private:
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return nameHash(s); }
   };
+  struct Usage {
+    int64_t cpu_m = 0, memory_bytes = 0, be_cpu_m = 0, be_memory_bytes = 0;
+    void add(const Placement& p, int64_t sign) {
+      cpu_m += sign * p.cpu_m;
+      memory_bytes += sign * p.memory_bytes;
+      be_cpu_m += sign * p.be_cpu_m;
+      be_memory_bytes += sign * p.be_memory_bytes;
+    }
+  };
+  struct Node {
+    // Ordered by at_ms, equal times in recording order; the live entries are placed[head..]
+    // (a vector with a moving start: indexing it is cheaper than a deque's).
+    std::vector<Placement> placed;
+    size_t head = 0;
+    // The usage of the placements with at_ms > since_ms (the last since asked about).
+    int64_t since_ms = INT64_MIN;
+    Usage after_since;
+    size_t size() const { return placed.size() - head; }
+    bool empty() const { return head == placed.size(); }
+    const Placement& front() const { return placed[head]; }
+    void popFront() {
+      if (front().at_ms > since_ms) {
+        after_since.add(front(), -1);
+      }
+      if (++head == placed.size()) {
+        placed.clear();
+        head = 0;
+      } else if (head >= 64 && head * 2 >= placed.size()) {
+        placed.erase(placed.begin(), placed.begin() + static_cast<ptrdiff_t>(head));
+        head = 0;
+      }
+    }
+    void summarize(int64_t now_ms, int64_t window_ms, int64_t since_ms, Summary* out);
+  };
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::deque<Placement>, Hash, std::equal_to<>> by_node_;
+  // Node state changes under a read (the totals follow the timestamp asked about): mutable.
+  mutable std::unordered_map<std::string, Node, Hash, std::equal_to<>> by_node_;
 };
 
 class Plugins {
