@@ -18,7 +18,7 @@ Json containerJson(const ContainerView& c) {
   j["pod_uid"] = c.pod_uid;
   j["qos"] = c.qos;
   j["runtime"] = c.runtime;
-  j["tier"] = tierLabel(c.tier);
+  j["tier"] = bpf::tierName(c.tier);
   j["cgroup"] = c.cgroup;
   j["cgroup_id"] = c.cgroup_id;
   if (c.have_cpu) {
@@ -88,7 +88,7 @@ class MetricsWriter {
 
 std::string containerLabels(const ContainerView& c) {
   return fmt::format("container=\"{}\",pod=\"{}\",tier=\"{}\"", escapeLabel(c.id),
-                     escapeLabel(c.pod_uid), tierLabel(c.tier));
+                     escapeLabel(c.pod_uid), bpf::tierName(c.tier));
 }
 
 Json errorBody(std::string_view message) { return Json{{"error", message}}; }
@@ -133,7 +133,7 @@ std::string renderMetrics(const Snapshot& s) {
     ++by_tier[static_cast<size_t>(c.tier)];
   }
   for (int t = 1; t < bpf::kTierCount; ++t) {
-    w.sample("colo_agent_containers", fmt::format("tier=\"{}\"", tierLabel(bpf::Tier(t))),
+    w.sample("colo_agent_containers", fmt::format("tier=\"{}\"", bpf::tierName(bpf::Tier(t))),
              by_tier[t]);
   }
   counter("colo_agent_read_errors_total", "Cgroup file or BPF map reads that failed.",
@@ -151,8 +151,8 @@ std::string renderMetrics(const Snapshot& s) {
   w.family("colo_agent_latency_events_total", "counter",
            "Run-queue latency events received from BPF, by tier.");
   for (int t = 1; t < bpf::kTierCount; ++t) {
-    w.sample("colo_agent_latency_events_total", fmt::format("tier=\"{}\"", tierLabel(bpf::Tier(t))),
-             a.latency_events_by_tier[t]);
+    w.sample("colo_agent_latency_events_total",
+             fmt::format("tier=\"{}\"", bpf::tierName(bpf::Tier(t))), a.latency_events_by_tier[t]);
   }
   counter("colo_agent_resyncs_total", "Periodic rescans of the cgroup tree.", a.resyncs);
   counter("colo_agent_resync_differences_total",

@@ -34,7 +34,7 @@ Status Collector::start() {
   for (int t = 1; t < bpf::kTierCount; ++t) {
     if (auto st = source_.setThreshold(bpf::Tier(t), options_.thresholds_ns[t]); !st) {
       ++stats_.bpf_write_errors;
-      log::warn(kComponent, "set {} latency threshold: {}", tierLabel(bpf::Tier(t)),
+      log::warn(kComponent, "set {} latency threshold: {}", bpf::tierName(bpf::Tier(t)),
                 st.error().message());
     }
   }
@@ -145,7 +145,7 @@ bool Collector::add(const std::string& rel, const Found& found, uint64_t expecte
       log::warn(kComponent, "set tier of {}: {}", rel, st.error().message());
     }
   }
-  log::debug(kComponent, "watch {} (id {}, tier {})", rel, *id, tierLabel(found.tier));
+  log::debug(kComponent, "watch {} (id {}, tier {})", rel, *id, bpf::tierName(found.tier));
   by_path_[rel] = *id;
   containers_[*id] = std::move(c);
   ++stats_.containers_added;

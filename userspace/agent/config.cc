@@ -91,7 +91,7 @@ Result<bpf::Tier> getTier(const YAML::Node& node, std::string_view key) {
     return fail(s.error());
   }
   bpf::Tier tier;
-  if (!parseTierLabel(*s, &tier)) {
+  if (!bpf::parseTier(*s, &tier)) {
     return keyError(key, fmt::format("must be one of LSX, LSR, LS, BE, got '{}'", *s));
   }
   return tier;
@@ -198,7 +198,7 @@ Status parseThresholds(const YAML::Node& node, AgentConfig* config) {
     std::string name = it->first.Scalar();
     std::string key = fmt::format("{}.{}", kKey, name);
     bpf::Tier tier;
-    if (!parseTierLabel(name, &tier)) {
+    if (!bpf::parseTier(name, &tier)) {
       return keyError(key, "unknown tier (use LSX, LSR, LS, BE)");
     }
     auto v = getUint(it->second, key);
@@ -422,7 +422,7 @@ Status validateConfig(const AgentConfig& c) {
                     fmt::format("must be debug, info, warn or error, got '{}'", c.log_level));
   }
   for (int t = 1; t < bpf::kTierCount; ++t) {
-    std::string key = fmt::format("latency_thresholds_us.{}", tierLabel(bpf::Tier(t)));
+    std::string key = fmt::format("latency_thresholds_us.{}", bpf::tierName(bpf::Tier(t)));
     if (auto st = checkRange(key, c.latency_threshold_us[t], 0, 10'000'000); !st) {
       return st;
     }

@@ -29,34 +29,4 @@ std::optional<bpf::Tier> resolveTier(const std::vector<TierRule>& rules,
   return std::nullopt;
 }
 
-const char* tierLabel(bpf::Tier tier) {
-  switch (tier) {
-    case bpf::Tier::kBE:
-      return "BE";
-    case bpf::Tier::kLS:
-      return "LS";
-    case bpf::Tier::kLSR:
-      return "LSR";
-    case bpf::Tier::kLSX:
-      return "LSX";
-    case bpf::Tier::kNone:
-      break;
-  }
-  return "none";
-}
-
-bool parseTierLabel(std::string_view text, bpf::Tier* out) {
-  std::string upper(text);
-  for (char& ch : upper) {
-    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  }
-  for (bpf::Tier t : {bpf::Tier::kBE, bpf::Tier::kLS, bpf::Tier::kLSR, bpf::Tier::kLSX}) {
-    if (upper == tierLabel(t)) {
-      *out = t;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace colo::agent

@@ -30,10 +30,4 @@ std::optional<bpf::Tier> resolveTier(const std::vector<TierRule>& rules,
                                      std::string_view cgroup_path,
                                      const std::optional<KubeCgroup>& kube);
 
-// "BE", "LS", "LSR", "LSX", "none". Same text as bpf::tierName, kept here so the pure parts of
-// the agent (and coloctl's use of them) do not need the BPF library.
-const char* tierLabel(bpf::Tier tier);
-// Parses "BE", "LS", "LSR", "LSX" (case-insensitive); false otherwise.
-bool parseTierLabel(std::string_view text, bpf::Tier* out);
-
 }  // namespace colo::agent

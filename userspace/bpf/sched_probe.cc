@@ -917,33 +917,4 @@ Result<std::vector<CgroupName>> PinnedSchedMaps::readCgroupNames() const {
 
 // ---------------------------------------------------------------------------------------------
 
-const char* tierName(Tier tier) {
-  switch (tier) {
-    case Tier::kBE:
-      return "BE";
-    case Tier::kLS:
-      return "LS";
-    case Tier::kLSR:
-      return "LSR";
-    case Tier::kLSX:
-      return "LSX";
-    case Tier::kNone:
-      break;
-  }
-  return "none";
-}
-
-bool parseTier(std::string_view text, Tier* out) {
-  std::string upper(text);
-  std::transform(upper.begin(), upper.end(), upper.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  for (Tier t : {Tier::kBE, Tier::kLS, Tier::kLSR, Tier::kLSX}) {
-    if (upper == tierName(t)) {
-      *out = t;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace colo::bpf

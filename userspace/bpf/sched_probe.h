@@ -7,6 +7,8 @@
 // interface. Thread-compatibility: one thread uses a SchedProbe at a time.
 #pragma once
 
+#include <strings.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -180,8 +182,34 @@ class PinnedSchedMaps {
   std::unique_ptr<Impl> impl_;
 };
 
-const char* tierName(Tier tier);  // "BE", "LS", "LSR", "LSX", "none"
+// "BE", "LS", "LSR", "LSX", "none". Header-only: colod's and coloctl's unit tests use it without
+// linking libbpf.
+inline const char* tierName(Tier tier) {
+  switch (tier) {
+    case Tier::kBE:
+      return "BE";
+    case Tier::kLS:
+      return "LS";
+    case Tier::kLSR:
+      return "LSR";
+    case Tier::kLSX:
+      return "LSX";
+    case Tier::kNone:
+      break;
+  }
+  return "none";
+}
+
 // Parses "BE", "LS", "LSR", "LSX" (case-insensitive); false otherwise.
-bool parseTier(std::string_view text, Tier* out);
+inline bool parseTier(std::string_view text, Tier* out) {
+  for (Tier t : {Tier::kBE, Tier::kLS, Tier::kLSR, Tier::kLSX}) {
+    std::string_view name = tierName(t);
+    if (name.size() == text.size() && strncasecmp(text.data(), name.data(), name.size()) == 0) {
+      *out = t;
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace colo::bpf

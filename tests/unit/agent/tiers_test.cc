@@ -52,13 +52,13 @@ TEST(TiersTest, RuleBeatsQos) {
 
 TEST(TiersTest, Labels) {
   Tier t;
-  EXPECT_TRUE(parseTierLabel("lsx", &t));
+  EXPECT_TRUE(bpf::parseTier("lsx", &t));
   EXPECT_EQ(t, Tier::kLSX);
-  EXPECT_TRUE(parseTierLabel("BE", &t));
+  EXPECT_TRUE(bpf::parseTier("BE", &t));
   EXPECT_EQ(t, Tier::kBE);
-  EXPECT_FALSE(parseTierLabel("none", &t));
-  EXPECT_FALSE(parseTierLabel("", &t));
-  EXPECT_STREQ(tierLabel(Tier::kLSR), "LSR");
+  EXPECT_FALSE(bpf::parseTier("none", &t));
+  EXPECT_FALSE(bpf::parseTier("", &t));
+  EXPECT_STREQ(bpf::tierName(Tier::kLSR), "LSR");
 }
 
 }  // namespace
