@@ -20,7 +20,7 @@
 #
 # Needs root, cgroups (v1 cpu/cpuacct/cpuset/memory, or v2), Debian packages nginx-light, wrk,
 # redis, stress-ng, and colod built: cmake --build build --target colod.
-# See docs/bench-fragments/interference.md for what it measures and how to read it.
+# See docs/BENCHMARKS.md (interference section) for what it measures and how to read it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
