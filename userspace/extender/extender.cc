@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "common/log.h"
 #include "extender/json_writer.h"
@@ -64,6 +65,19 @@ ThreadState& threadState(const Config& c) {
     ts.label_value = c.colocation_label_value;
   }
   return ts;
+}
+
+// Parses `body` into the thread's state; on failure, the 400 the scheduler gets (logged,
+// rate-limited).
+std::optional<http::Response> parseInto(std::string_view verb, std::string_view body,
+                                        size_t capacity, ThreadState& ts) {
+  if (auto st = ts.parser.parse(body, capacity, &ts.args); !st) {
+    if (g_bad_request_log.allow()) {
+      log::warn("extender", "{}: bad request: {}", verb, st.error().message());
+    }
+    return textResponse(400, fmt::format("bad ExtenderArgs: {}", st.error().message()));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -183,11 +197,8 @@ http::Response Extender::handle(const http::Request& request) {
 http::Response Extender::filter(std::string_view body, size_t capacity) {
   int64_t start = monotonicNs();
   ThreadState& ts = threadState(config_);
-  if (auto st = ts.parser.parse(body, capacity, &ts.args); !st) {
-    if (g_bad_request_log.allow()) {
-      log::warn("extender", "filter: bad request: {}", st.error().message());
-    }
-    return textResponse(400, fmt::format("bad ExtenderArgs: {}", st.error().message()));
+  if (auto bad = parseInto("filter", body, capacity, ts)) {
+    return std::move(*bad);
   }
   const int64_t now = clock_();
   ParsedArgs& args = ts.args;
@@ -315,11 +326,8 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
 http::Response Extender::prioritize(std::string_view body, size_t capacity) {
   int64_t start = monotonicNs();
   ThreadState& ts = threadState(config_);
-  if (auto st = ts.parser.parse(body, capacity, &ts.args); !st) {
-    if (g_bad_request_log.allow()) {
-      log::warn("extender", "prioritize: bad request: {}", st.error().message());
-    }
-    return textResponse(400, fmt::format("bad ExtenderArgs: {}", st.error().message()));
+  if (auto bad = parseInto("prioritize", body, capacity, ts)) {
+    return std::move(*bad);
   }
   const int64_t now = clock_();
   ParsedArgs& args = ts.args;

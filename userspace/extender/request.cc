@@ -60,15 +60,16 @@ struct Resources {
   bool colo = false;
 };
 
-// Reads a {name: quantity} map into r. `is_limits`: only fills what requests left unset.
-Status readResourceMap(od::value v, std::string_view where, Resources* r, Resources* seen_req,
-                       bool is_limits) {
+// Calls fn(key, value) for each member of object `v` (null: no members); stops at fn's first
+// error. `expected` names the shape in the error when `v` is not an object.
+template <typename F>
+Status forEachMember(od::value v, std::string_view where, std::string_view expected, F fn) {
   if (isNull(v)) {
     return ok();
   }
   od::object obj;
   if (auto ec = v.get_object().get(obj); ec != SUCCESS) {
-    return shapeError(where, "an object of quantities", ec);
+    return shapeError(where, expected, ec);
   }
   for (auto f : obj) {
     std::string_view key;
@@ -79,51 +80,63 @@ Status readResourceMap(od::value v, std::string_view where, Resources* r, Resour
     if (auto ec = f.value().get(val); ec != SUCCESS) {
       return shapeError(where, "a value", ec);
     }
-    bool is_cpu = key == "cpu", is_mem = key == "memory";
-    bool is_be_cpu = key == "colo.io/be-cpu", is_be_mem = key == "colo.io/be-memory",
-         is_ot_cpu = key == "colo.io/ot-cpu";
-    bool colo = key.starts_with("colo.io/be-") || key.starts_with("colo.io/ot-");
-    if (colo) {
-      r->colo = true;
-    }
-    if (!(is_cpu || is_mem || is_be_cpu || is_be_mem || is_ot_cpu)) {
-      continue;
-    }
-    std::string_view text;
-    std::string number_text;
-    if (val.get_string().get(text) != SUCCESS) {
-      double d = 0;
-      if (val.get_double().get(d) != SUCCESS) {
-        return failInvalid(fmt::format("{}.{}: expected a quantity string", where, key));
-      }
-      number_text = fmt::format("{}", d);
-      text = number_text;
-    }
-    auto q = parseQuantity(text, is_cpu ? 1000 : 1);
-    if (!q || *q < 0) {
-      return failInvalid(fmt::format("{}.{}: {:?} is not a quantity", where, key, text));
-    }
-    if (is_cpu || is_mem) {
-      r->any_cpu_mem = true;
-    }
-    int64_t* slot = is_cpu      ? &r->cpu_m
-                    : is_mem    ? &r->memory
-                    : is_be_cpu ? &r->be_cpu
-                    : is_be_mem ? &r->be_memory
-                                : &r->ot_cpu;
-    int64_t* seen = is_cpu      ? &seen_req->cpu_m
-                    : is_mem    ? &seen_req->memory
-                    : is_be_cpu ? &seen_req->be_cpu
-                    : is_be_mem ? &seen_req->be_memory
-                                : &seen_req->ot_cpu;
-    if (!is_limits) {
-      *slot = *q;
-      *seen = 1;
-    } else if (*seen == 0) {
-      *slot = *q;  // a limit without a request defaults the request
+    if (auto st = fn(key, val); !st) {
+      return st;
     }
   }
   return ok();
+}
+
+// Reads a {name: quantity} map into r. `is_limits`: only fills what requests left unset.
+Status readResourceMap(od::value v, std::string_view where, Resources* r, Resources* seen_req,
+                       bool is_limits) {
+  return forEachMember(
+      v, where, "an object of quantities", [&](std::string_view key, od::value val) -> Status {
+        bool is_cpu = key == "cpu", is_mem = key == "memory";
+        bool is_be_cpu = key == "colo.io/be-cpu", is_be_mem = key == "colo.io/be-memory",
+             is_ot_cpu = key == "colo.io/ot-cpu";
+        bool colo = key.starts_with("colo.io/be-") || key.starts_with("colo.io/ot-");
+        if (colo) {
+          r->colo = true;
+        }
+        if (!(is_cpu || is_mem || is_be_cpu || is_be_mem || is_ot_cpu)) {
+          return ok();
+        }
+        std::string_view text;
+        std::string number_text;
+        if (val.get_string().get(text) != SUCCESS) {
+          double d = 0;
+          if (val.get_double().get(d) != SUCCESS) {
+            return failInvalid(fmt::format("{}.{}: expected a quantity string", where, key));
+          }
+          number_text = fmt::format("{}", d);
+          text = number_text;
+        }
+        auto q = parseQuantity(text, is_cpu ? 1000 : 1);
+        if (!q || *q < 0) {
+          return failInvalid(fmt::format("{}.{}: {:?} is not a quantity", where, key, text));
+        }
+        if (is_cpu || is_mem) {
+          r->any_cpu_mem = true;
+        }
+        int64_t* slot = is_cpu      ? &r->cpu_m
+                        : is_mem    ? &r->memory
+                        : is_be_cpu ? &r->be_cpu
+                        : is_be_mem ? &r->be_memory
+                                    : &r->ot_cpu;
+        int64_t* seen = is_cpu      ? &seen_req->cpu_m
+                        : is_mem    ? &seen_req->memory
+                        : is_be_cpu ? &seen_req->be_cpu
+                        : is_be_mem ? &seen_req->be_memory
+                                    : &seen_req->ot_cpu;
+        if (!is_limits) {
+          *slot = *q;
+          *seen = 1;
+        } else if (*seen == 0) {
+          *slot = *q;  // a limit without a request defaults the request
+        }
+        return ok();
+      });
 }
 
 Status readContainers(od::value v, std::string_view where, Resources* sum, Resources* max_init,
@@ -217,32 +230,18 @@ Status readContainers(od::value v, std::string_view where, Resources* sum, Resou
   return ok();
 }
 
-// Calls fn(key, value) for each member of a string map; non-string values are skipped.
+// Calls fn(key, value) for each member of a string map; a non-string value is an error.
 template <typename F>
 Status forEachString(od::value v, std::string_view where, F fn) {
-  if (isNull(v)) {
-    return ok();
-  }
-  od::object obj;
-  if (auto ec = v.get_object().get(obj); ec != SUCCESS) {
-    return shapeError(where, "an object of strings", ec);
-  }
-  for (auto f : obj) {
-    std::string_view key;
-    if (auto ec = f.unescaped_key().get(key); ec != SUCCESS) {
-      return shapeError(where, "a key", ec);
-    }
-    od::value val;
-    if (auto ec = f.value().get(val); ec != SUCCESS) {
-      return shapeError(where, "a value", ec);
-    }
-    std::string_view s;
-    if (val.get_string().get(s) != SUCCESS) {
-      return failInvalid(fmt::format("{}.{}: expected a string", where, key));
-    }
-    fn(key, s);
-  }
-  return ok();
+  return forEachMember(v, where, "an object of strings",
+                       [&](std::string_view key, od::value val) -> Status {
+                         std::string_view s;
+                         if (val.get_string().get(s) != SUCCESS) {
+                           return failInvalid(fmt::format("{}.{}: expected a string", where, key));
+                         }
+                         fn(key, s);
+                         return ok();
+                       });
 }
 
 Status parsePod(od::value v, PodInfo* pod) {
