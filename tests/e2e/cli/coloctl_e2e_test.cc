@@ -25,6 +25,7 @@
 #include "bpf/sched_probe.h"
 #include "common/http.h"
 #include "support/privileged.h"
+#include "support/process.h"
 #include "support/test_cgroup.h"
 
 extern char** environ;
@@ -380,22 +381,7 @@ TEST(ColoctlE2eNoProbe, TopAgainstAFakeColod) {
 class ColodProcess {
  public:
   ColodProcess(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<std::string> argv_s = {COLOD_BIN};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-    if (posix_spawn(&pid_, COLOD_BIN, &fa, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&fa);
+    pid_ = test::spawnLogged(COLOD_BIN, args, log);
   }
   ~ColodProcess() { stop(SIGKILL); }
   bool running() { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }

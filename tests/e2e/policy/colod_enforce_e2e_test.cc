@@ -24,6 +24,7 @@
 #include "common/fs.h"
 #include "common/http.h"
 #include "support/privileged.h"
+#include "support/process.h"
 #include "support/test_cgroup.h"
 
 extern char** environ;
@@ -34,6 +35,7 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using test::pollUntil;
 using test::TestCgroupTree;
 
 const std::string kUidBe = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -81,37 +83,10 @@ std::set<int> cpuList(const std::string& text) {
   return out;
 }
 
-template <typename F>
-bool pollUntil(F&& cond, milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) {
-      return true;
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return cond();
-}
-
 class Colod {
  public:
   Colod(const std::vector<std::string>& args, const std::string& log_path) {
-    std::vector<std::string> argv = {COLOD_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) {
-      cargv.push_back(a.data());
-    }
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-    if (::posix_spawn(&pid_, COLOD_BIN, &fa, nullptr, cargv.data(), environ) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&fa);
+    pid_ = test::spawnLogged(COLOD_BIN, args, log_path, /*append=*/true);
   }
   ~Colod() {
     if (pid_ > 0 && !exited_) {
