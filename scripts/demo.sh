@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
-# colo demo: on this machine, an LS service (nginx driven by wrk at a fixed request rate, or
-# redis driven by redis-benchmark) next to BE batch work (stress-ng), in a kubelet-shaped cgroup
-# tree of its own, with and without colod. About two minutes, five phases:
-#   1 baseline   LS alone
+# colo demo: on this machine, an LS service (nginx driven by wrk, or redis driven by
+# redis-benchmark) next to BE batch work (stress-ng), in a kubelet-shaped cgroup tree of its own,
+# with and without colod. The LS load is a fraction of LS's own flat-out rate, measured first
+# (a 3 s flat-out run), so the story shows whatever the machine's speed. About two minutes, five
+# phases after that calibration:
+#   1 baseline   LS alone at the base load
 #   2 be         BE arrives (stress-ng CPU + memory stressors), no colod: LS latency suffers
-#   3 colod      colod starts with its default policy
-#   4 ls-burst   LS request rate x3: colod squeezes BE
-#   5 calm       LS back to its base rate: colod gives BE its CPUs back
+#   3 colod      colod starts with its default policy: BE keeps running, LS back to its baseline
+#   4 ls-burst   LS steps up to the burst load, over colod's safety watermark: colod squeezes BE
+#   5 calm       LS back to the base load: colod gives BE its CPUs back
 # A live view shows each second; at the end a table per phase, CSV and PNG charts under
 # demo-out/<UTC timestamp>/ (kept; see docs/operations.md "The demo").
 #
 #   sudo scripts/demo.sh [--duration SECONDS] [--ls nginx|redis] [--no-colod] [--keep]
+#                        [--base-fraction F] [--burst-fraction F]
 #                        [--be-qos burstable|besteffort] [--out DIR] [--skip-build] [--slo-ms MS]
 #
 # --duration  total seconds, split evenly over the five phases (default 120, at least 25)
+# --base-fraction   LS load in phases 1, 2, 3 and 5 as a fraction of the flat-out rate (0.3)
+# --burst-fraction  LS load in phase 4 (0.8: with the load generator, which sits in the LS pod,
+#             LS then uses more than colod's safety watermark, 65 % of the node)
 # --no-colod  phase 3 onwards without colod: the control run
 # --be-qos    kubelet QoS class of the BE pod (default burstable: a batch pod with CPU requests,
 #             labelled BE, weighs as much as LS; besteffort: kubelet's cpu.shares=2)
 # --keep      also keep the work dir (nginx/redis/colod configs and logs, colod's journal and
 #             pinned maps) for inspection; cgroups and processes are always removed
 # --skip-build  use an existing build (BUILD_DIR, default build) instead of install + build
-# Env: BUILD_DIR (build).
+# Env: BUILD_DIR (build; relative to the repository or absolute).
 # Ctrl-C at any point stops every process, removes the cgroups, the pinned maps and the socket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
 DURATION=120 LS=nginx BE_QOS=burstable COLOD=1 KEEP=0 BUILD=1 OUT="" SLO_MS=""
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+BASE_FRACTION=0.3 BURST_FRACTION=0.8
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift ;;
@@ -43,6 +50,10 @@ while (($#)); do
     --out=*) OUT=${1#*=} ;;
     --slo-ms) SLO_MS=$2; shift ;;
     --slo-ms=*) SLO_MS=${1#*=} ;;
+    --base-fraction) BASE_FRACTION=$2; shift ;;
+    --base-fraction=*) BASE_FRACTION=${1#*=} ;;
+    --burst-fraction) BURST_FRACTION=$2; shift ;;
+    --burst-fraction=*) BURST_FRACTION=${1#*=} ;;
     -h | --help) usage; exit 0 ;;
     *) echo "demo: unknown option $1" >&2; usage >&2; exit 1 ;;
   esac
@@ -52,6 +63,10 @@ die() { echo "demo: $*" >&2; exit 1; }
 [[ $DURATION =~ ^[0-9]+$ ]] && ((DURATION >= 25)) || die "--duration must be a whole number of seconds >= 25"
 [[ $LS == nginx || $LS == redis ]] || die "--ls must be nginx or redis"
 [[ $BE_QOS == burstable || $BE_QOS == besteffort ]] || die "--be-qos must be burstable or besteffort"
+for f in "$BASE_FRACTION" "$BURST_FRACTION"; do
+  [[ $f =~ ^(0?\.[0-9]+|1(\.0*)?)$ ]] && [[ ! $f =~ ^0?\.0*$ ]] ||
+    die "--base-fraction and --burst-fraction must be numbers in (0, 1], got $f"
+done
 [[ $(id -u) -eq 0 ]] || die "run as root (it loads BPF programs and creates cgroups): sudo $0"
 [[ -r /sys/kernel/btf/vmlinux ]] || die "no BTF at /sys/kernel/btf/vmlinux: colod needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
 
@@ -266,7 +281,7 @@ cat >"$WORK/demo.json" <<EOF
  "ls_pod": "$KP/burstable/$LS_POD", "be_pod": "$BE_POD_DIR", "be_ctr": "$BE_POD_DIR/$BE_CTR", "be_qos": "$BE_QOS",
  "work": "$WORK", "out": "$OUT", "colod_bin": "$COLOD_BIN", "coloctl_bin": "$COLOCTL_BIN",
  "colod_config": "$WORK/colod.yaml", "socket": "$SOCK", "pin_dir": "$PIN_DIR", "state_dir": "$WORK/state",
- "vm_mb": $VM_MB, "slo_ms": "${SLO_MS}"}
+ "vm_mb": $VM_MB, "slo_ms": "${SLO_MS}", "base_fraction": "$BASE_FRACTION", "burst_fraction": "$BURST_FRACTION"}
 EOF
 echo "demo: $LS on 127.0.0.1:$PORT in /$NAME (cgroup v$CGV), ${DURATION}s, colod $( ((COLOD)) && echo on || echo off), output $OUT"
 # In the background and waited for, so a signal to this script runs the cleanup at once.

@@ -23,21 +23,30 @@ HIERS = CFG["hierarchies"]
 V2 = CFG["cgroup_version"] == 2
 TTY = sys.stdout.isatty()
 
-# Load: `conns` connections, each paced by a per-connection delay, in 1-second slices.
+# Load: a fraction of LS's flat-out rate, measured by calibrate() before the phases start.
+BASE_FRACTION = float(CFG["base_fraction"])
+BURST_FRACTION = float(CFG["burst_fraction"])
 K = max(1, NCPU // 2)
-CONNS = 12 * K
-THREADS = min(K, 4)
-BASE_DELAY_MS = 12  # 12 connections x 1 request / 12 ms = 1000 req/s per K
-BURST_DELAY_MS = 4  # x3
-BASE_RATE = 1000 * K
+THREADS = min(NCPU, 4)  # wrk threads: one per CPU, so flat out is what LS can do, not one client thread
+# wrk paces each connection with delay(), in whole milliseconds: 128 connections per 2 CPUs keep
+# each connection's gap above 2 ms up to ~60,000 req/s, so the rounding stays small.
+WRK_CONNS = 128 * K
+REDIS_CLIENTS = 12 * K
+CALIBRATE_S = 3
+WATERMARK = 0.65  # colod's default be_cpu.safety_watermark, drawn on cpu.png
+FLAT_OUT = None  # req/s, set by calibrate()
 
 PHASES = [
     ("baseline", "LS alone"),
     ("be", "BE arrives, no colod" if CFG["colod"] else "BE arrives"),
     ("colod", "colod starts" if CFG["colod"] else "still no colod (--no-colod)"),
-    ("ls-burst", "LS load x3"),
-    ("calm", "LS back to base load"),
+    ("ls-burst", "LS load %.2g of flat out" % BURST_FRACTION),
+    ("calm", "LS back to %.2g" % BASE_FRACTION),
 ]
+
+
+def phase_fraction(name):
+    return BURST_FRACTION if name == "ls-burst" else BASE_FRACTION
 
 
 def phase_bounds(total):
@@ -125,47 +134,98 @@ def api(path):
 
 WRK_LUA = os.path.join(WORK, "paced.lua")
 with open(WRK_LUA, "w") as f:
-    f.write("""local d = tonumber(os.getenv("DEMO_DELAY_MS"))
-function delay() return d end
+    # Argument (after `--`): GAP_MS, each connection's mean wait between a response and its next
+    # request (0: flat out), with +/-50 % uniform jitter so the connections do not march in step.
+    f.write("""local gap = 0
+function init(args)
+  gap = tonumber(args[1] or "0") or 0
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+end
+function delay()
+  if gap <= 0 then return 0 end
+  return gap * (0.5 + math.random()) + 0.5  -- wrk truncates to whole ms: +0.5 rounds
+end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("DEMO %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(99),
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout))
+  io.write(string.format("DEMO %d %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(99),
+    latency.mean, summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout))
 end
 """)
 
+last_mean_us = 0.0  # mean latency of the last wrk slice, to pace at the rate asked for
 
-def load_slice(delay_ms):
-    """One ~1 s slice of load. Returns (p50_us, p99_us, req_per_s, errors) or None."""
-    rate = BASE_RATE * BASE_DELAY_MS / delay_ms
-    t0 = time.monotonic()
+
+def wrk(seconds, gap_ms):
+    """wrk for `seconds` at `gap_ms` per connection. Returns (p50_us, p99_us, req/s, errors)."""
+    global last_mean_us
     try:
-        if CFG["ls"] == "nginx":
-            env = dict(os.environ, DEMO_DELAY_MS=str(delay_ms))
-            r = subprocess.run(["wrk", "-t%d" % THREADS, "-c%d" % CONNS, "-d1s", "-s", WRK_LUA,
-                                "http://127.0.0.1:%d/" % CFG["port"]], capture_output=True,
-                               text=True, env=env, timeout=10, preexec_fn=in_cgroup(CFG["lg_ctr"]))
-            for line in r.stdout.splitlines():
-                if line.startswith("DEMO "):
-                    p50, p99, reqs, dur_us, errs = (int(x) for x in line.split()[1:])
-                    return p50, p99, reqs / max(dur_us, 1) * 1e6, errs
-            return None
-        n = int(rate)
-        r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(CFG["port"]), "-c",
-                            str(CONNS), "-n", str(n), "-t", "get", "--csv"], capture_output=True,
-                           text=True, timeout=10, preexec_fn=in_cgroup(CFG["lg_ctr"]))
-        elapsed = time.monotonic() - t0
-        for line in r.stdout.splitlines():
-            if line.startswith('"GET'):
-                f = [x.strip('"') for x in line.split(",")]
-                p50, p99 = float(f[4]) * 1000, float(f[6]) * 1000
-                left = 1.0 - elapsed
-                if left > 0:
-                    time.sleep(left)  # a fixed number of requests per second
-                return p50, p99, n / max(elapsed, 1.0), 0
-        return None
+        r = subprocess.run(["wrk", "-t%d" % THREADS, "-c%d" % WRK_CONNS, "-d%ds" % seconds,
+                            "-s", WRK_LUA, "http://127.0.0.1:%d/" % CFG["port"], "--",
+                            "%.3f" % gap_ms], capture_output=True, text=True,
+                           timeout=seconds + 10, preexec_fn=in_cgroup(CFG["lg_ctr"]))
     except subprocess.SubprocessError:
         return None
+    for line in r.stdout.splitlines():
+        if line.startswith("DEMO "):
+            p50, p99, mean, reqs, dur_us, errs = (float(x) for x in line.split()[1:])
+            last_mean_us = mean
+            return p50, p99, reqs / max(dur_us, 1) * 1e6, int(errs)
+    return None
+
+
+def redis_benchmark(n):
+    """n GETs, flat out. Returns (p50_us, p99_us, elapsed_s) or None."""
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(CFG["port"]), "-c",
+                            str(REDIS_CLIENTS), "-n", str(n), "-t", "get", "--csv"],
+                           capture_output=True, text=True, timeout=30,
+                           preexec_fn=in_cgroup(CFG["lg_ctr"]))
+    except subprocess.SubprocessError:
+        return None
+    elapsed = time.monotonic() - t0
+    for line in r.stdout.splitlines():
+        if line.startswith('"GET'):
+            f = [x.strip('"') for x in line.split(",")]
+            return float(f[4]) * 1000, float(f[6]) * 1000, elapsed
+    return None
+
+
+def calibrate():
+    """LS flat out, about CALIBRATE_S seconds: (req/s, LS pod cores) or (None, None)."""
+    ls0, t0 = cpu_ns(CFG["ls_pod"]), time.monotonic()
+    if CFG["ls"] == "nginx":
+        res = wrk(CALIBRATE_S, 0)
+        rate = res[2] if res else None
+    else:
+        # redis-benchmark has a request count, not a duration: a short run sizes the real one.
+        n, res = 20000, redis_benchmark(20000)
+        if res and res[2] < CALIBRATE_S / 2:
+            n = int(n / res[2] * (CALIBRATE_S - res[2]))
+            ls0, t0 = cpu_ns(CFG["ls_pod"]), time.monotonic()
+            res = redis_benchmark(n)
+        rate = n / res[2] if res else None
+    cores = (cpu_ns(CFG["ls_pod"]) - ls0) / 1e9 / max(time.monotonic() - t0, 1e-3)
+    return rate, cores
+
+
+def load_slice(fraction):
+    """One ~1 s slice of LS load at `fraction` of flat out: (p50_us, p99_us, req/s, errors)."""
+    rate = fraction * FLAT_OUT
+    if CFG["ls"] == "nginx":
+        # A connection waits its gap after each response: subtract the response time, or the
+        # rate falls short by it.
+        gap_ms = WRK_CONNS * 1000.0 / rate
+        gap_ms -= min(last_mean_us / 1000, gap_ms / 2)
+        return wrk(1, gap_ms)
+    n = max(1, int(rate))
+    res = redis_benchmark(n)
+    if res is None:
+        return None
+    p50, p99, elapsed = res
+    if elapsed < 1.0:
+        time.sleep(1.0 - elapsed)  # n requests per second, sent flat out, then idle
+    return p50, p99, n / max(elapsed, 1.0), 0
 
 
 procs = {}
@@ -187,6 +247,13 @@ def start_colod():
     procs["colod"] = p
     with open(os.path.join(WORK, "colod.pid"), "w") as f:
         f.write(str(p.pid))
+
+
+def node_busy_ns():
+    """CPU time the whole machine spent busy, in ns (/proc/stat: all but idle and iowait)."""
+    f = read("/proc/stat").splitlines()[0].split()[1:]
+    ticks = sum(int(x) for x in f[:8]) - int(f[3]) - int(f[4])
+    return ticks * 1e9 / os.sysconf("SC_CLK_TCK")
 
 
 def fmt_ms(us):
@@ -211,14 +278,34 @@ def colod_summary(ctl):
     return ", ".join(states)
 
 
+CALIB = {}
+
+
 def main():
+    global FLAT_OUT
+    CALIB["load_start"] = " ".join(read("/proc/loadavg").split(" ")[:3])
     in_cgroup(CFG["system"])()  # the sampler and colod run beside kubepods, as daemons do
+    print("demo: calibrating: %s flat out for %d s" % (
+        "wrk, %d connections," % WRK_CONNS if CFG["ls"] == "nginx" else
+        "redis-benchmark, %d clients," % REDIS_CLIENTS, CALIBRATE_S), flush=True)
+    FLAT_OUT, flat_cores = calibrate()
+    if not FLAT_OUT:
+        print("demo: calibration failed: %s gave no result (is %s answering on port %d?)" % (
+            "wrk" if CFG["ls"] == "nginx" else "redis-benchmark", CFG["ls"], CFG["port"]),
+            file=sys.stderr)
+        sys.exit(1)
+    CALIB.update(flat_out=FLAT_OUT, flat_cores=flat_cores)
+    print("demo: LS flat out %.0f req/s (LS pod, load generator included, %.2f cores); "
+          "base load %.2f = %.0f req/s, burst %.2f = %.0f req/s" % (
+              FLAT_OUT, flat_cores, BASE_FRACTION, BASE_FRACTION * FLAT_OUT, BURST_FRACTION,
+              BURST_FRACTION * FLAT_OUT), flush=True)
     samples = []
     slo_us = float(CFG["slo_ms"]) * 1000 if CFG["slo_ms"] else None
     start = time.monotonic()
     phase = -1
     last_ls = cpu_ns(CFG["ls_pod"])
     last_be = cpu_ns(CFG["be_pod"])
+    last_node = node_busy_ns()
     last_t = start
     prev_knobs = None
     prev_ctl_sig = None
@@ -249,13 +336,15 @@ def main():
                 base = [s["p99_us"] for s in samples if s["p99_us"]]
                 slo_us = max(1000.0, 2 * statistics.median(base)) if base else 1000.0
         name = PHASES[phase][0]
-        delay = BURST_DELAY_MS if name == "ls-burst" else BASE_DELAY_MS
-        res = load_slice(delay)
+        res = load_slice(phase_fraction(name))
         now = time.monotonic()
-        ls_ns, be_ns = cpu_ns(CFG["ls_pod"]), cpu_ns(CFG["be_pod"])
+        ls_ns, be_ns, node_ns = cpu_ns(CFG["ls_pod"]), cpu_ns(CFG["be_pod"]), node_busy_ns()
         dt = max(now - last_t, 1e-3)
         ls_cores, be_cores = (ls_ns - last_ls) / 1e9 / dt, (be_ns - last_be) / 1e9 / dt
-        last_ls, last_be, last_t = ls_ns, be_ns, now
+        # Everything else on the machine (the demo's sampler and colod, other users): what
+        # colod counts as "system" next to LS when it sizes BE.
+        other_cores = max(0.0, (node_ns - last_node) / 1e9 / dt - ls_cores - be_cores)
+        last_ls, last_be, last_node, last_t = ls_ns, be_ns, node_ns, now
         cs, idle = be_cpuset(), be_idle()
         ctl = None
         if "colod" in procs:
@@ -280,14 +369,19 @@ def main():
         prev_knobs = knobs
         if ctl is not None:
             sig = colod_summary(ctl)
-            if prev_ctl_sig is not None and sig != prev_ctl_sig and "cpuset" not in last_action:
+            if ctl.get("reasons"):
+                # Why colod changed its plan this tick, in its own words (the budget, the guard).
+                last_action = "+%ds colod: %s" % (int(now - start), "; ".join(ctl["reasons"]))
+            elif prev_ctl_sig is not None and sig != prev_ctl_sig and "cpuset" not in last_action:
                 last_action = "+%ds %s" % (int(now - start), sig)
             prev_ctl_sig = sig
         p50 = p99 = rps = errs = None
         if res:
             p50, p99, rps, errs = res
-        s = {"t": round(now - start, 2), "phase": name, "ls_rps": rps, "p50_us": p50,
+        s = {"t": round(now - start, 2), "phase": name,
+             "target_rps": phase_fraction(name) * FLAT_OUT, "ls_rps": rps, "p50_us": p50,
              "p99_us": p99, "errors": errs, "ls_cpu": ls_cores, "be_cpu": be_cores,
+             "other_cpu": other_cores,
              "be_cpus": cpus_count(cs) if cs else NCPU, "be_cpuset": cs, "be_idle": idle,
              "colod_be_cpus": ",".join(str(c) for c in ctl["be_cpus"]) if ctl and "be_cpus" in ctl
              else "", "colod": colod_state, "action": last_action}
@@ -301,11 +395,11 @@ def main():
                 "colo demo  phase %d/%d %-9s %-28s %s %3ds/%ds" % (
                     phase + 1, len(PHASES), name, "(" + PHASES[phase][1] + ")", bar(frac),
                     int(now - start), CFG["duration"]),
-                "  LS %-5s p99 %s %s (%s)  p50 %s  %7.0f req/s" % (
+                "  LS %-5s p99 %s %s (%s)  p50 %s  %7.0f req/s (%.2g of flat out)" % (
                     CFG["ls"], fmt_ms(p99), "\x1b[31mOVER\x1b[0m" if over else "  ok" if p99 else "    ",
-                    slo_txt, fmt_ms(p50), rps or 0),
-                "  BE stress-ng  CPU %4.2f cores  cpuset %s (%d CPU)  pod cpu.idle %s  | LS CPU %4.2f" % (
-                    be_cores, cs or "all", s["be_cpus"], idle, ls_cores),
+                    slo_txt, fmt_ms(p50), rps or 0, phase_fraction(name)),
+                "  BE stress-ng  CPU %4.2f cores  cpuset %s (%d CPU)  pod cpu.idle %s  | LS CPU %4.2f  rest %4.2f" % (
+                    be_cores, cs or "all", s["be_cpus"], idle, ls_cores, other_cores),
                 "  colod  %s" % colod_state,
                 "  last action  %s" % last_action,
             ]
@@ -316,9 +410,9 @@ def main():
             lines_drawn = len(view)
             sys.stdout.flush()
         else:
-            print("t=%5.1f %-8s LS p99 %s p50 %s %6.0f req/s | LS cpu %.2f BE cpu %.2f cpuset %s idle %s | colod: %s | %s" % (
+            print("t=%5.1f %-8s LS p99 %s p50 %s %6.0f req/s | LS cpu %.2f BE cpu %.2f rest %.2f cpuset %s idle %s | colod: %s | %s" % (
                 now - start, name, fmt_ms(p99).strip(), fmt_ms(p50).strip(), rps or 0, ls_cores,
-                be_cores, cs or "all", idle, colod_state, last_action), flush=True)
+                be_cores, other_cores, cs or "all", idle, colod_state, last_action), flush=True)
     if TTY:
         sys.stdout.write("\x1b[?25h")
     finish(samples, slo_us or 1000.0)
@@ -345,8 +439,9 @@ def finish(samples, slo_us):
             procs["stress-ng"].kill()
         shutil.copy(os.path.join(WORK, "stress-ng.log"), OUT)
 
+    # plot.gp reads columns by number: append new ones at the end.
     cols = ["t", "phase", "ls_rps", "p50_us", "p99_us", "errors", "ls_cpu", "be_cpu", "be_cpus",
-            "be_cpuset", "be_idle", "colod_be_cpus", "colod", "action"]
+            "be_cpuset", "be_idle", "colod_be_cpus", "colod", "action", "other_cpu", "target_rps"]
     with open(os.path.join(OUT, "samples.csv"), "w") as f:
         f.write(",".join(cols) + "\n")
         for s in samples:
@@ -378,8 +473,16 @@ def finish(samples, slo_us):
     def ratio(v, b):
         return "-" if v is None or not b else "%.2fx" % (v / b)
 
-    lines = ["| phase | s | LS p50 | ×base | LS p99 | ×base | worst p99 | seconds over SLO | LS req/s | ×base | BE CPU (cores) | BE CPU-s |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    def steps(vals):
+        """Distinct consecutive values: "2", "2→1", "1→2→1"."""
+        out = []
+        for v in vals:
+            if not out or out[-1] != v:
+                out.append(v)
+        return "→".join(str(v) for v in out[:4]) + ("→…" if len(out) > 4 else "")
+
+    lines = ["| phase | s | LS load (× flat out) | LS req/s | LS p50 | ×base | LS p99 | ×base | worst p99 | seconds over SLO | LS CPU | rest of machine | BE cpuset (CPUs) | BE CPU (cores) | BE CPU-s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for i, (n, what) in enumerate(PHASES):
         ps = [s for s in samples if s["phase"] == n]
         if not ps:
@@ -390,14 +493,34 @@ def finish(samples, slo_us):
         over = sum(1 for s in ps if s["p99_us"] is not None and s["p99_us"] > slo_us)
         be = statistics.mean(s["be_cpu"] for s in ps)
         be_s = be * (BOUNDS[i + 1] - BOUNDS[i])
-        lines.append("| %d %s | %d | %s | %s | %s | %s | %s | %d/%d | %.0f | %s | %.2f | %.0f |" % (
-            i + 1, n, BOUNDS[i + 1] - BOUNDS[i], fmt_ms(p50).strip(), ratio(p50, b50),
-            fmt_ms(p99).strip(), ratio(p99, b99), fmt_ms(worst).strip(), over, len(ps),
-            rps or 0, ratio(rps, brps), be, be_s))
-    head = ["colo demo: %s, %ds, colod %s, cgroup v%d, %d CPUs, %s, load average at end %s" % (
+        lines.append("| %d %s | %d | %.2f | %.0f | %s | %s | %s | %s | %s | %d/%d | %.2f | %.2f | %s | %.2f | %.0f |" % (
+            i + 1, n, BOUNDS[i + 1] - BOUNDS[i], phase_fraction(n), rps or 0,
+            fmt_ms(p50).strip(), ratio(p50, b50), fmt_ms(p99).strip(), ratio(p99, b99),
+            fmt_ms(worst).strip(), over, len(ps), statistics.mean(s["ls_cpu"] for s in ps),
+            statistics.mean(s["other_cpu"] for s in ps), steps(s["be_cpus"] for s in ps), be,
+            be_s))
+    # When the BE cpuset changed, as seen by the sampler (1-second resolution).
+    events = []
+    for prev, s in zip(samples, samples[1:]):
+        if s["be_cpus"] != prev["be_cpus"]:
+            i = [n for n, _ in PHASES].index(s["phase"])
+            events.append("+%.0f s (phase %d %s +%.0f s): BE cpuset %s → %s (%d → %d CPUs)" % (
+                s["t"], i + 1, s["phase"], s["t"] - BOUNDS[i], prev["be_cpuset"], s["be_cpuset"],
+                prev["be_cpus"], s["be_cpus"]))
+    if events:
+        lines += ["", "BE cpuset changes, as sampled once a second:", ""]
+        lines += ["- " + e for e in events[:12]] + (["- …"] if len(events) > 12 else [])
+    head = ["colo demo: %s, %ds, colod %s, cgroup v%d, %d CPUs, %s, load average at start %s, at end %s" % (
         CFG["ls"], CFG["duration"], "on" if CFG["colod"] else "off (--no-colod)",
-        CFG["cgroup_version"], NCPU, os.uname().release, read("/proc/loadavg").split(" ")[:3]),
-        "LS figures are medians of the per-second values; SLO (LS p99) %.2f ms; BE CPU-s = BE CPU time over the phase." % (slo_us / 1000),
+        CFG["cgroup_version"], NCPU, os.uname().release, CALIB["load_start"],
+        " ".join(read("/proc/loadavg").split(" ")[:3])),
+        "LS flat out (calibrated, %d s): %.0f req/s, LS pod %.2f cores (load generator included); "
+        "base load %.2f = %.0f req/s, burst %.2f = %.0f req/s." % (
+            CALIBRATE_S, FLAT_OUT, CALIB["flat_cores"], BASE_FRACTION, BASE_FRACTION * FLAT_OUT,
+            BURST_FRACTION, BURST_FRACTION * FLAT_OUT),
+        "LS figures are medians of the per-second values; SLO (LS p99) %.2f ms; CPU columns are means in cores; "
+        "rest of machine = everything outside LS and BE (colod, the sampler, other users); "
+        "BE cpuset = its size over the phase; BE CPU-s = BE CPU time over the phase." % (slo_us / 1000),
         ""]
     summary = "\n".join(head + lines) + "\n"
     with open(os.path.join(OUT, "summary.md"), "w") as f:
@@ -455,7 +578,7 @@ set xlabel 'time (s)'
 {chr(10).join(marks)}
 set terminal {term}
 set output '{OUT}/latency.png'
-set title 'LS ({CFG["ls"]}) latency per second, {mode}: phases 1 baseline, 2 BE arrives, 3 colod, 4 LS load x3, 5 calm'
+set title 'LS ({CFG["ls"]}) latency per second, {mode}: phases 1 baseline, 2 BE arrives, 3 colod, 4 LS burst, 5 calm'
 set ylabel 'latency (ms)'
 set logscale y
 set yrange [0.01:*]
@@ -464,12 +587,14 @@ plot '{OUT}/samples.csv' every ::1 using 1:($5/1000) with lines lw 2 lc rgb '#d6
      {slo_us / 1000} with lines dt 2 lw 2 lc rgb '#000000' title 'SLO (p99) {slo_us / 1000:.2f} ms'
 unset logscale y
 set output '{OUT}/cpu.png'
-set title 'CPU given to LS and BE (cores), {mode}; BE cpuset size = what colod lets BE use'
+set title 'CPU (cores, stacked), {mode}; BE cpuset size = the CPUs colod lets BE use'
 set ylabel 'cores'
 set yrange [0:{NCPU + 0.5}]
-plot '{OUT}/samples.csv' every ::1 using 1:($7+$8) with filledcurves x1 fc rgb '#ff9f40' fs transparent solid 0.6 title 'BE (stress-ng), stacked on LS', \\
+plot '{OUT}/samples.csv' every ::1 using 1:($7+$15+$8) with filledcurves x1 fc rgb '#ff9f40' fs transparent solid 0.6 title 'BE (stress-ng)', \\
+     '' every ::1 using 1:($7+$15) with filledcurves x1 fc rgb '#aaaaaa' fs transparent solid 0.7 title 'rest of machine', \\
      '' every ::1 using 1:7 with filledcurves x1 fc rgb '#2ca02c' fs transparent solid 0.8 title 'LS ({CFG["ls"]} + load generator)', \\
      '' every ::1 using 1:9 with steps lw 2 dt 2 lc rgb '#9467bd' title 'BE cpuset size (CPUs)', \\
+     {WATERMARK * NCPU} with lines lw 1 dt 3 lc rgb '#d62728' title "colod's watermark ({WATERMARK:.0%})", \\
      {NCPU} with lines lw 1 lc rgb '#000000' title 'CPUs ({NCPU})'
 set terminal {term.replace('1200,500', '1200,900')}
 set output '{OUT}/overview.png'
@@ -485,9 +610,11 @@ unset logscale y
 set title 'CPU (cores)'
 set ylabel 'cores'
 set yrange [0:{NCPU + 0.5}]
-plot '{OUT}/samples.csv' every ::1 using 1:($7+$8) with filledcurves x1 fc rgb '#ff9f40' fs transparent solid 0.6 title 'BE (stacked)', \\
+plot '{OUT}/samples.csv' every ::1 using 1:($7+$15+$8) with filledcurves x1 fc rgb '#ff9f40' fs transparent solid 0.6 title 'BE (stacked)', \\
+     '' every ::1 using 1:($7+$15) with filledcurves x1 fc rgb '#aaaaaa' fs transparent solid 0.7 title 'rest', \\
      '' every ::1 using 1:7 with filledcurves x1 fc rgb '#2ca02c' fs transparent solid 0.8 title 'LS', \\
-     '' every ::1 using 1:9 with steps lw 2 dt 2 lc rgb '#9467bd' title 'BE cpuset size'
+     '' every ::1 using 1:9 with steps lw 2 dt 2 lc rgb '#9467bd' title 'BE cpuset size', \\
+     {WATERMARK * NCPU} with lines lw 1 dt 3 lc rgb '#d62728' title 'watermark'
 unset multiplot
 """
     with open(gp, "w") as f:
