@@ -148,6 +148,8 @@ void Enforcer::onTick(const Snapshot& snap, const AgentStats& stats, int64_t now
   ns.latency_events = std::move(pending_events_);
   pending_events_.clear();
   if (backend_) {
+    // The backend writes cpu.idle=1 on every BE pod where the kernel has it.
+    ns.be_idle_class = features_.cpu_idle;
     executor::Health h = executor_->health();
     ns.cgroupfs_writable = executor_->writable();
     if (!ns.cgroupfs_writable) {

@@ -53,6 +53,8 @@ TEST(PolicyConfigTest, ErrorsNameTheKey) {
       {R"({"be_cpu": {"min_cpus": 1.5}})", "be_cpu.min_cpus"},
       {R"({"memory_guard": {"min_be_bytes": -1}})", "memory_guard.min_be_bytes"},
       {R"({"throttle_relief": {"mode": "evict"}})", "throttle_relief.mode"},
+      {R"({"be_cpu": {"mode": "sometimes"}})", "be_cpu.mode"},
+      {R"({"be_cpu": {"mode": 1}})", "be_cpu.mode"},
       {R"({"throttle_relief": {"burst_fraction": 1.2}})", "throttle_relief.burst_fraction"},
       {R"({"memory_guard": {"free_watermark": 0.2, "release_free_watermark": 0.1}})",
        "memory_guard.release_free_watermark"},

@@ -104,6 +104,56 @@ TEST(BeCpuSuppressionTest, QuotaFollowsTheBudgetWhenEnabled) {
   EXPECT_NEAR(*plan.be_quota_cores, 6.0, 1e-9);  // the cpuset grew to 6 meanwhile
 }
 
+TEST(BeCpuSuppressionTest, IdleModeSpansEveryCandidateUnderTheWatermark) {
+  auto s = makeNode(16);
+  auto& ls = addContainer(s, "ls", Tier::kLS, 4.0);
+  s.system_cpu_usage_cores = 1.0;
+  s.be_idle_class = true;  // the backend gives BE cpu.idle: auto resolves to idle mode
+  Engine e(PolicyConfig{});
+  // Budget 5.4 >= 0: LS + system (5) are under 16 × 0.65, and SCHED_IDLE BE only takes idle
+  // time, so BE spans all 16 candidates instead of the budget's 5.
+  EXPECT_EQ(tick(e, s).be_cpus.size(), 16u);
+  EXPECT_EQ(controllerState(e, "be-cpu-suppression")["mode"], "idle");
+  EXPECT_NEAR(controllerState(e, "be-cpu-suppression")["budget_cores"].get<double>(), 5.4, 1e-9);
+
+  ls.cpu_usage_cores = 12;  // over the watermark: the budget (< 0) applies, floor 1, at once
+  EXPECT_EQ(tick(e, s).be_cpus.size(), 1u);
+  ls.cpu_usage_cores = 4;  // back under it: grows by grow_step_cpus per tick, not at once
+  EXPECT_EQ(tick(e, s).be_cpus.size(), 2u);
+  EXPECT_EQ(tick(e, s).be_cpus.size(), 3u);
+
+  // budget forces the watermark budget even where BE is idle-class.
+  PolicyConfig budget;
+  budget.be_cpu.mode = BeCpuMode::kBudget;
+  Engine eb(budget);
+  EXPECT_EQ(tick(eb, s).be_cpus.size(), 5u);
+  EXPECT_EQ(controllerState(eb, "be-cpu-suppression")["mode"], "budget");
+
+  // auto without cpu.idle is budget mode; idle mode can be forced.
+  s.be_idle_class = false;
+  Engine ea(PolicyConfig{});
+  EXPECT_EQ(tick(ea, s).be_cpus.size(), 5u);
+  PolicyConfig idle;
+  idle.be_cpu.mode = BeCpuMode::kIdle;
+  Engine ei(idle);
+  EXPECT_EQ(tick(ei, s).be_cpus.size(), 16u);
+}
+
+TEST(BeCpuSuppressionTest, IdleModeStillYieldsToTheLatencyGuard) {
+  auto s = makeNode(16);
+  auto& ls = addContainer(s, "ls", Tier::kLS, 2.0);
+  s.be_idle_class = true;
+  Engine e(PolicyConfig{});
+  EXPECT_EQ(tick(e, s).be_cpus.size(), 16u);
+  ls.runq_p99_ns = 8'000'000;  // 1.6× the 5 ms LS threshold, every tick
+  size_t last = 16;
+  for (int i = 0; i < 12; ++i) {
+    last = tick(e, s).be_cpus.size();
+  }
+  EXPECT_EQ(last, 1u) << "the guard squeezes BE to the floor in idle mode too";
+  EXPECT_TRUE(e.latencyGuardActive());
+}
+
 // ---------------------------------------------------------------- latency guard
 
 // 16 CPUs, no LS usage: suppression alone gives BE 10 CPUs.

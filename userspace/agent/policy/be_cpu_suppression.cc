@@ -22,8 +22,14 @@ void BeCpuSuppression::step(const TickInput& in, PlanDraft& draft) {
       in.online_cpus * c.safety_watermark - in.ls_usage_cores - in.snap.system_cpu_usage_cores;
   max_cpus_ = static_cast<int>(draft.beCandidates(in.layout).size());
   int floor_cpus = std::min(c.min_cpus, max_cpus_);
-  target_cpus_ = std::clamp(static_cast<int>(std::floor(std::max(budget_cores_, 0.0))), floor_cpus,
-                            std::max(floor_cpus, max_cpus_));
+  mode_ = c.mode == BeCpuMode::kAuto
+              ? (in.snap.be_idle_class ? BeCpuMode::kIdle : BeCpuMode::kBudget)
+              : c.mode;
+  // Idle mode: under the watermark, SCHED_IDLE already keeps BE off the time LS wants, so BE may
+  // span every candidate; the latency guard still squeezes it when LS waits behind it anyway.
+  idle_open_ = mode_ == BeCpuMode::kIdle && budget_cores_ >= 0;
+  int wanted = idle_open_ ? max_cpus_ : static_cast<int>(std::floor(std::max(budget_cores_, 0.0)));
+  target_cpus_ = std::clamp(wanted, floor_cpus, std::max(floor_cpus, max_cpus_));
 
   int before = current_cpus_;
   if (current_cpus_ < 0 || target_cpus_ < current_cpus_) {
@@ -40,15 +46,20 @@ void BeCpuSuppression::step(const TickInput& in, PlanDraft& draft) {
   }
   if (before >= 0 && before != current_cpus_) {
     draft.plan.reasons.push_back(fmt::format(
-        "be-cpu-suppression: budget {:.2f} cores = {} × {:.2f} − LS {:.2f} − system {:.2f}; "
-        "BE cpus {} → {}",
-        budget_cores_, in.online_cpus, c.safety_watermark, in.ls_usage_cores,
-        in.snap.system_cpu_usage_cores, before, current_cpus_));
+        "be-cpu-suppression ({} mode): budget {:.2f} cores = {} × {:.2f} − LS {:.2f} − system "
+        "{:.2f}{}; BE cpus {} → {}",
+        beCpuModeName(mode_), budget_cores_, in.online_cpus, c.safety_watermark, in.ls_usage_cores,
+        in.snap.system_cpu_usage_cores,
+        mode_ != BeCpuMode::kIdle ? ""
+        : idle_open_              ? " (under the watermark: BE is SCHED_IDLE, all candidates)"
+                                  : " (over the watermark: budget applies)",
+        before, current_cpus_));
   }
   draft.be_cpus_budget = current_cpus_;
 
   if (c.quota_enabled) {
-    quota_target_ = std::max(budget_cores_, static_cast<double>(floor_cpus));
+    quota_target_ = idle_open_ ? static_cast<double>(std::max(floor_cpus, max_cpus_))
+                               : std::max(budget_cores_, static_cast<double>(floor_cpus));
     if (quota_current_ < 0 || quota_target_ < quota_current_) {
       quota_current_ = quota_target_;
     } else {
@@ -60,6 +71,7 @@ void BeCpuSuppression::step(const TickInput& in, PlanDraft& draft) {
 
 nlohmann::json BeCpuSuppression::stateJson() const {
   nlohmann::json j{{"state", state_},
+                   {"mode", beCpuModeName(mode_)},
                    {"budget_cores", budget_cores_},
                    {"target_cpus", target_cpus_},
                    {"current_cpus", current_cpus_},

@@ -10,7 +10,8 @@
 namespace colo::policy {
 namespace {
 
-using KnobRef = std::variant<double*, int*, int64_t*, uint64_t*, bool*, ReliefMode*>;
+using KnobRef =
+    std::variant<double*, int*, int64_t*, uint64_t*, bool*, ReliefMode*, BeCpuMode*>;
 
 // One list of every knob, so toJson, fromJson and validate cannot drift apart.
 template <typename Fn>
@@ -22,6 +23,7 @@ void forEachKnob(PolicyConfig& c, Fn&& fn) {
   fn("pools", "lsr_idle_ratio", KnobRef(&c.pools.lsr_idle_ratio));
   fn("pools", "lsr_idle_ticks", KnobRef(&c.pools.lsr_idle_ticks));
 
+  fn("be_cpu", "mode", KnobRef(&c.be_cpu.mode));
   fn("be_cpu", "safety_watermark", KnobRef(&c.be_cpu.safety_watermark));
   fn("be_cpu", "min_cpus", KnobRef(&c.be_cpu.min_cpus));
   fn("be_cpu", "grow_step_cpus", KnobRef(&c.be_cpu.grow_step_cpus));
@@ -83,6 +85,26 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Reads a string knob naming one of `names` (case-insensitive); the error lists them.
+template <typename E>
+Status readEnum(const nlohmann::json& v, const std::string& key, E* out,
+                std::initializer_list<std::pair<std::string_view, E>> names) {
+  std::string want;
+  for (const auto& [name, value] : names) {
+    want += fmt::format("{}\"{}\"", want.empty() ? "" : " or ", name);
+  }
+  if (v.is_string()) {
+    auto s = lower(v.get<std::string>());
+    for (const auto& [name, value] : names) {
+      if (s == name) {
+        *out = value;
+        return ok();
+      }
+    }
+  }
+  return failInvalid(fmt::format("{}: expected {}, got {}", key, want, v.dump()));
+}
+
 // Reads one knob from JSON; throws nothing (nlohmann's get<> would), returns an error naming
 // the key instead.
 Status readKnob(const nlohmann::json& v, const std::string& key, KnobRef ref) {
@@ -98,17 +120,12 @@ Status readKnob(const nlohmann::json& v, const std::string& key, KnobRef ref) {
           }
           *p = v.get<bool>();
         } else if constexpr (std::is_same_v<T, ReliefMode>) {
-          if (!v.is_string()) {
-            return type_error("\"burst\" or \"limit\"");
-          }
-          auto s = lower(v.get<std::string>());
-          if (s == "burst") {
-            *p = ReliefMode::kBurst;
-          } else if (s == "limit") {
-            *p = ReliefMode::kLimit;
-          } else {
-            return type_error("\"burst\" or \"limit\"");
-          }
+          return readEnum(v, key, p, {{"burst", ReliefMode::kBurst}, {"limit", ReliefMode::kLimit}});
+        } else if constexpr (std::is_same_v<T, BeCpuMode>) {
+          return readEnum(v, key, p,
+                          {{"auto", BeCpuMode::kAuto},
+                           {"budget", BeCpuMode::kBudget},
+                           {"idle", BeCpuMode::kIdle}});
         } else if constexpr (std::is_same_v<T, double>) {
           if (!v.is_number()) {
             return type_error("a number");
@@ -156,6 +173,18 @@ Status atLeast(std::string_view key, double v, double lo) {
 
 const char* reliefModeName(ReliefMode mode) {
   return mode == ReliefMode::kBurst ? "burst" : "limit";
+}
+
+const char* beCpuModeName(BeCpuMode mode) {
+  switch (mode) {
+    case BeCpuMode::kBudget:
+      return "budget";
+    case BeCpuMode::kIdle:
+      return "idle";
+    case BeCpuMode::kAuto:
+      break;
+  }
+  return "auto";
 }
 
 uint64_t PolicyConfig::thresholdNs(Tier tier) const {
@@ -245,6 +274,8 @@ nlohmann::json PolicyConfig::toJson() const {
           using T = std::remove_pointer_t<decltype(p)>;
           if constexpr (std::is_same_v<T, ReliefMode>) {
             j[section][key] = reliefModeName(*p);
+          } else if constexpr (std::is_same_v<T, BeCpuMode>) {
+            j[section][key] = beCpuModeName(*p);
           } else {
             j[section][key] = *p;
           }

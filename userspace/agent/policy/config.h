@@ -14,6 +14,13 @@
 namespace colo::policy {
 
 enum class ReliefMode : uint8_t { kBurst, kLimit };
+// How BE CPU suppression sizes the BE cpuset (docs/tiers-and-policy.md):
+//   kBudget: always the watermark budget, floor(capacity × watermark − LS − system);
+//   kIdle:   BE is SCHED_IDLE (cpu.idle=1), so it only runs on time LS leaves idle: the BE cpuset
+//            spans every candidate CPU while LS + system usage stays under capacity × watermark,
+//            and falls to the budget above it;
+//   kAuto:   kIdle where the backend gives BE cpu.idle, kBudget elsewhere.
+enum class BeCpuMode : uint8_t { kAuto, kBudget, kIdle };
 
 struct PoolsConfig {
   int be_dedicated_cpus = 0;    // CPUs kept for BE only (the BE pool)
@@ -25,6 +32,7 @@ struct PoolsConfig {
 };
 
 struct BeCpuConfig {
+  BeCpuMode mode = BeCpuMode::kAuto;
   double safety_watermark = 0.65;      // fraction of node CPU that LS + system + BE may fill
   int min_cpus = 1;                    // BE cpuset never shrinks below this many CPUs
   int grow_step_cpus = 1;              // at most this many CPUs added to BE per tick
@@ -110,5 +118,6 @@ struct PolicyConfig {
 };
 
 const char* reliefModeName(ReliefMode mode);
+const char* beCpuModeName(BeCpuMode mode);
 
 }  // namespace colo::policy

@@ -70,6 +70,9 @@ struct NodeSnapshot {
   std::vector<ContainerSample> containers;
   std::vector<LatencyEvent> latency_events;  // received since the previous tick
   std::vector<SignalHealth> signals;
+  // The backend gives BE pods cpu.idle=1 (SCHED_IDLE): BE runs only on time LS leaves idle.
+  // Chooses BE CPU suppression's mode when be_cpu.mode is auto.
+  bool be_idle_class = false;
   bool cgroupfs_writable = true;  // from the executor's health
   std::string cgroupfs_error;     // why not, when !cgroupfs_writable
 };
