@@ -9,20 +9,16 @@
 namespace colo::cli {
 namespace {
 
-// features and revisions return 1 when the kernel or the state directory stands in the way;
-// their arguments were already checked by the parser, so that is coloctl's exit code 2.
-int systemOnFailure(int code) { return code == 0 ? kExitOk : kExitSystem; }
-
 int runFeaturesCommand(const CliContext& ctx, const Args&) {
-  return systemOnFailure(runFeatures(ctx.json, *ctx.out));
+  return runFeatures(ctx.json, *ctx.out, *ctx.err);
 }
 
 int runRevisionsCommand(const CliContext& ctx, const Args& args) {
-  return systemOnFailure(runRevisions(args.str("state_dir"), ctx.json, *ctx.out));
+  return runRevisions(args.str("state_dir"), ctx.json, *ctx.out, *ctx.err);
 }
 
 int runRollbackCommand(const CliContext& ctx, const Args& args) {
-  return runRollback(args.str("state_dir"), args.positional.at(0), *ctx.out);
+  return runRollback(args.str("state_dir"), args.positional.at(0), *ctx.out, *ctx.err);
 }
 
 const FlagSpec kStateDir = {"state_dir", FlagType::kString, "/var/lib/colo",

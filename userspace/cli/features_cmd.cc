@@ -1,5 +1,7 @@
 #include "cli/features_cmd.h"
 
+#include "cli/cli.h"
+
 namespace colo::cli {
 
 int printFeatures(const kmods::KernelFeatures& features, bool json, std::ostream& out) {
@@ -11,11 +13,11 @@ int printFeatures(const kmods::KernelFeatures& features, bool json, std::ostream
   return 0;
 }
 
-int runFeatures(bool json, std::ostream& out) {
+int runFeatures(bool json, std::ostream& out, std::ostream& err) {
   auto features = kmods::probeKernel();
   if (!features) {
-    out << "coloctl features: " << features.error().message() << "\n";
-    return 1;
+    err << "coloctl features: " << features.error().message() << "\n";
+    return kExitSystem;
   }
   return printFeatures(*features, json, out);
 }

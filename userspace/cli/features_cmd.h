@@ -7,9 +7,10 @@
 
 namespace colo::cli {
 
-// Probes this machine and prints the result as a table, or as JSON with `json`. Returns the
-// process exit code (0, or 1 with the error on `out` when no cgroup hierarchy is mounted).
-int runFeatures(bool json, std::ostream& out);
+// Probes this machine and prints the result as a table, or as JSON with `json`. Returns
+// coloctl's exit code: 0, or 2 (kExitSystem) with the error on `err` when no cgroup hierarchy
+// is mounted.
+int runFeatures(bool json, std::ostream& out, std::ostream& err);
 // Prints already probed features (the part runFeatures tests drive).
 int printFeatures(const kmods::KernelFeatures& features, bool json, std::ostream& out);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/executor/executor.h"
+#include "cli/cli.h"
 #include "common/fs.h"
 
 namespace colo::cli {
@@ -38,21 +39,21 @@ std::string summarize(const executor::RevisionInfo& r) {
   return s;
 }
 
-void printReport(const executor::RestoreReport& rep, std::ostream& out) {
+void printReport(const executor::RestoreReport& rep, std::ostream& out, std::ostream& err) {
   out << fmt::format("{} restored, {} already at their old value, {} vanished (dropped)\n",
                      rep.restored, rep.already, rep.vanished);
   for (const auto& e : rep.errors) {
-    out << "error: " << e << "\n";
+    err << "coloctl rollback: " << e << "\n";
   }
 }
 
 }  // namespace
 
-int runRevisions(const std::string& state_dir, bool json, std::ostream& out) {
+int runRevisions(const std::string& state_dir, bool json, std::ostream& out, std::ostream& err) {
   auto revs = executor::listRevisions(state_dir);
   if (!revs) {
-    out << "coloctl revisions: " << revs.error().message() << "\n";
-    return 1;
+    err << "coloctl revisions: " << revs.error().message() << "\n";
+    return kExitSystem;
   }
   if (json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -93,16 +94,16 @@ int runRevisions(const std::string& state_dir, bool json, std::ostream& out) {
 }
 
 int runRollback(const std::string& state_dir, const std::string& revision_or_all,
-                std::ostream& out) {
+                std::ostream& out, std::ostream& err) {
   bool all = revision_or_all == "all";
   uint64_t id = 0;
   if (!all) {
     auto [ptr, ec] = std::from_chars(revision_or_all.data(),
                                      revision_or_all.data() + revision_or_all.size(), id);
     if (ec != std::errc() || ptr != revision_or_all.data() + revision_or_all.size() || id == 0) {
-      out << "coloctl rollback: expected a revision number or \"all\", got \"" << revision_or_all
+      err << "coloctl rollback: expected a revision number or \"all\", got \"" << revision_or_all
           << "\"\n";
-      return 2;
+      return kExitUsage;
     }
   }
   static RealFs fs;
@@ -110,21 +111,21 @@ int runRollback(const std::string& state_dir, const std::string& revision_or_all
   opts.state_dir = state_dir;
   auto ex = executor::Executor::open(fs, opts);
   if (!ex) {
-    out << "coloctl rollback: " << ex.error().message() << "\n";
-    return 1;
+    err << "coloctl rollback: " << ex.error().message() << "\n";
+    return kExitSystem;
   }
   if (all) {
     auto rep = (*ex)->restoreAll("operator: coloctl rollback all");
-    printReport(rep, out);
-    return rep.ok() ? 0 : 1;
+    printReport(rep, out, err);
+    return rep.ok() ? kExitOk : kExitSystem;
   }
   auto rep = (*ex)->rollback(id);
   if (!rep) {
-    out << "coloctl rollback: " << rep.error().message() << "\n";
-    return 1;
+    err << "coloctl rollback: " << rep.error().message() << "\n";
+    return kExitSystem;
   }
-  printReport(*rep, out);
-  return rep->ok() ? 0 : 1;
+  printReport(*rep, out, err);
+  return rep->ok() ? kExitOk : kExitSystem;
 }
 
 }  // namespace colo::cli

@@ -69,12 +69,13 @@ class RevisionsCmdTest : public ::testing::Test {
 };
 
 TEST_F(RevisionsCmdTest, ListsRevisionsWithReasons) {
-  std::ostringstream out;
-  EXPECT_EQ(runRevisions(state_, false, out), 0);
+  std::ostringstream out, err;
+  EXPECT_EQ(runRevisions(state_, false, out, err), 0);
   EXPECT_NE(out.str().find("latency guard: squeeze BE"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find(knob_ + ": 1 -> 2  [ok] BE cap"), std::string::npos) << out.str();
   std::ostringstream js;
-  EXPECT_EQ(runRevisions(state_, true, js), 0);
+  EXPECT_EQ(runRevisions(state_, true, js, err), 0);
+  EXPECT_EQ(err.str(), "");
   auto j = nlohmann::json::parse(js.str());
   ASSERT_EQ(j.size(), 2u);
   EXPECT_EQ(j[1]["reason"], "suppression: BE budget 2 cores");
@@ -88,18 +89,26 @@ TEST_F(RevisionsCmdTest, RollbackIsRefusedWhileTheStateDirIsOwned) {
   opts.state_dir = state_;
   auto holder = executor::Executor::open(fs, opts);
   ASSERT_TRUE(holder);
-  std::ostringstream out;
-  EXPECT_EQ(runRollback(state_, "2", out), 1);
-  EXPECT_NE(out.str().find("owned by pid"), std::string::npos) << out.str();
+  std::ostringstream out, err;
+  EXPECT_EQ(runRollback(state_, "2", out, err), 2) << "the environment stood in the way: 2";
+  EXPECT_NE(err.str().find("owned by pid"), std::string::npos) << err.str();
+  EXPECT_EQ(out.str(), "") << "errors go to stderr";
+  EXPECT_EQ(knob(), "2\n") << "nothing rolled back";
 }
 
 TEST_F(RevisionsCmdTest, RollbackOneRevisionThenAll) {
-  std::ostringstream out;
-  EXPECT_EQ(runRollback(state_, "2", out), 0) << out.str();
+  std::ostringstream out, err;
+  EXPECT_EQ(runRollback(state_, "2", out, err), 0) << err.str();
   EXPECT_EQ(knob(), "1\n");
-  EXPECT_EQ(runRollback(state_, "all", out), 0) << out.str();
+  EXPECT_EQ(runRollback(state_, "all", out, err), 0) << err.str();
   EXPECT_EQ(knob(), "0\n");
-  EXPECT_EQ(runRollback(state_, "bogus", out), 2);
+  EXPECT_EQ(err.str(), "");
+  EXPECT_EQ(runRollback(state_, "bogus", out, err), 1) << "a bad argument is a usage error: 1";
+  EXPECT_NE(err.str().find("expected a revision number or \"all\""), std::string::npos);
+
+  std::ostringstream out2, err2;
+  EXPECT_EQ(runRevisions(knob_, false, out2, err2), 2) << "a file, not a state directory";
+  EXPECT_NE(err2.str().find("coloctl revisions:"), std::string::npos) << err2.str();
 }
 
 }  // namespace
