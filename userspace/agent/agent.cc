@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "agent/collector.h"
 #include "agent/enforcer.h"
 #include "agent/startup.h"
+#include "bpf/cgstat_iter.h"
 #include "bpf/sched_probe.h"
 #include "common/cgroup_mounts.h"
 #include "common/fs.h"
@@ -52,6 +54,39 @@ Status makeDirs(const std::string& dir) {
   return ok();
 }
 
+// The collector's bulk CPU source over the BPF cgroup iterator (bpf/cgstat.bpf.c).
+class IterCpuSource final : public BulkCpuSource {
+ public:
+  explicit IterCpuSource(std::unique_ptr<bpf::CgroupStatIter> iter) : iter_(std::move(iter)) {}
+  Status read(const std::function<void(uint64_t, const CpuStat&)>& fn) override {
+    if (disabled_) {
+      return ok();  // reports nothing: the collector reads every container's files
+    }
+    if (auto st = iter_->read(&figures_); !st) {
+      if (st.error().code() == E2BIG || st.error().code() == EOPNOTSUPP) {
+        // The tree outgrew one iterator read; it will not shrink back soon.
+        disabled_ = true;
+        log::warn(kComponent,
+                  "{}: reading cpu.stat/cpuacct.usage per container from now on (restart colod "
+                  "to try the iterator again)",
+                  st.error().message());
+      }
+      return st;
+    }
+    for (const auto& f : figures_) {
+      if (f.has_cpu_css && !f.partial) {
+        fn(f.id, CpuStat{f.usage_ns, f.nr_periods, f.nr_throttled, f.throttled_ns});
+      }
+    }
+    return ok();
+  }
+
+ private:
+  std::unique_ptr<bpf::CgroupStatIter> iter_;
+  std::vector<bpf::CgroupCpuFigures> figures_;
+  bool disabled_ = false;
+};
+
 }  // namespace
 
 struct Agent::Impl {
@@ -59,6 +94,7 @@ struct Agent::Impl {
   CgroupMounts mounts;
   RealFs fs;
   std::unique_ptr<bpf::SchedProbe> probe;
+  std::unique_ptr<BulkCpuSource> bulk_cpu;  // null: the collector reads cgroup files
   std::unique_ptr<Collector> collector;
   std::unique_ptr<Enforcer> enforcer;  // null when the policy engine is off
   PolicyApi policy_api;
@@ -69,6 +105,8 @@ struct Agent::Impl {
   uint64_t cgroup_events_dropped = 0;  // last seen ProbeCounters value
 
   void tickAndPublish();
+  std::shared_ptr<Snapshot> previous;  // the snapshot in the store now
+  std::shared_ptr<Snapshot> spare;     // the one before: rebuilt in place next tick if free
   Status serve();
 };
 
@@ -141,6 +179,17 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
   log::info(kComponent, "BPF probe attached ({}), maps pinned at {}", impl->probe->attachMode(),
             config.pin_dir);
 
+  if (config.bpf_cgroup_iter) {
+    std::string root = joinPath(copts.cpu_mount, copts.kubelet_root);
+    if (auto iter = bpf::CgroupStatIter::open(root)) {
+      impl->bulk_cpu = std::make_unique<IterCpuSource>(std::move(*iter));
+      copts.bulk_cpu = impl->bulk_cpu.get();
+      log::info(kComponent, "CPU figures: one BPF cgroup-iterator read per tick under {}", root);
+    } else {
+      log::info(kComponent, "CPU figures: cgroup files per container ({})",
+                iter.error().message());
+    }
+  }
   impl->collector = std::make_unique<Collector>(impl->fs, *impl->probe, copts);
   if (auto st = impl->collector->start(); !st) {
     return fail(st.error().wrap("start collector"));
@@ -245,18 +294,29 @@ void Agent::Impl::tickAndPublish() {
     }
     collector->mutableStats().probe = *counters;
   }
-  std::shared_ptr<Snapshot> snap = collector->snapshot();
+  // The snapshot published two ticks ago is rebuilt in place when no API reader still holds it.
+  std::shared_ptr<Snapshot> reuse;
+  if (spare && spare.use_count() == 1) {
+    // Pairs with the release in a reader's shared_ptr destructor: its reads are done.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    reuse = std::move(spare);
+  }
+  spare.reset();
+  std::shared_ptr<Snapshot> snap = collector->snapshot(std::move(reuse));
   snap->node = node;
   snap->tick_ms = config.tick_ms;
   snap->window_ticks = config.window_ticks;
   snap->cgroup_version = collector->hierarchy() == bpf::Hierarchy::kV1Cpu ? 1 : 2;
   snap->attach_mode = probe->attachMode();
   snap->taken_ns = now;
-  std::shared_ptr<const Snapshot> published = snap;
-  store.publish(published);
+  store.publish(snap);
   if (enforcer) {
-    enforcer->onTick(*published, published->stats, now);
+    enforcer->onTick(*snap, snap->stats, now);
   }
+  // Held for reuse: once the store has moved on to the next snapshot, only this pointer and
+  // readers still answering a request hold it.
+  spare = std::move(previous);
+  previous = std::move(snap);
 }
 
 Status Agent::run() { return impl_->serve(); }

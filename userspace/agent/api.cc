@@ -138,6 +138,9 @@ std::string renderMetrics(const Snapshot& s) {
   }
   counter("colo_agent_read_errors_total", "Cgroup file or BPF map reads that failed.",
           a.read_errors);
+  counter("colo_agent_bulk_cpu_errors_total",
+          "BPF cgroup iterator reads that failed (the tick read cgroup files instead).",
+          a.bulk_cpu_errors);
   counter("colo_agent_containers_vanished_total",
           "Containers dropped because their cgroup vanished during a read.", a.containers_vanished);
   counter("colo_agent_containers_added_total", "Containers that started being watched.",

@@ -123,6 +123,7 @@ bool Collector::add(const std::string& rel, const Found& found, uint64_t expecte
     // Same cgroup under a path we missed a rename of: keep one entry.
     by_path_.erase(it->second->view.cgroup);
     containers_.erase(it);
+    order_dirty_ = true;
   }
   auto c = std::make_unique<Container>(options_.window_ticks);
   ContainerView& v = c->view;
@@ -148,6 +149,7 @@ bool Collector::add(const std::string& rel, const Found& found, uint64_t expecte
   log::debug(kComponent, "watch {} (id {}, tier {})", rel, *id, bpf::tierName(found.tier));
   by_path_[rel] = *id;
   containers_[*id] = std::move(c);
+  order_dirty_ = true;
   ++stats_.containers_added;
   return true;
 }
@@ -166,6 +168,7 @@ void Collector::remove(uint64_t id) {
   log::debug(kComponent, "unwatch {} (id {})", it->second->view.cgroup, id);
   by_path_.erase(it->second->view.cgroup);
   containers_.erase(it);
+  order_dirty_ = true;
   ++stats_.containers_removed;
 }
 
@@ -327,19 +330,29 @@ bool Collector::readCpu(Container& c, int64_t now_ns) {
     }
     return true;
   }
+  applyCpu(c, *stat, now_ns);
+  readPsi(c);
+  return true;
+}
+
+void Collector::applyCpu(Container& c, const CpuStat& stat, int64_t now_ns) {
+  ContainerView& v = c.view;
   if (c.have_cpu && now_ns > c.cpu_read_ns) {
     double dt = static_cast<double>(now_ns - c.cpu_read_ns);
-    v.usage_cores = static_cast<double>(counterDelta(v.cpu.usage_ns, stat->usage_ns)) / dt;
-    uint64_t periods = counterDelta(v.cpu.nr_periods, stat->nr_periods);
-    uint64_t throttled = counterDelta(v.cpu.nr_throttled, stat->nr_throttled);
+    v.usage_cores = static_cast<double>(counterDelta(v.cpu.usage_ns, stat.usage_ns)) / dt;
+    uint64_t periods = counterDelta(v.cpu.nr_periods, stat.nr_periods);
+    uint64_t throttled = counterDelta(v.cpu.nr_throttled, stat.nr_throttled);
     v.throttled_pct =
         periods == 0 ? 0.0 : 100.0 * static_cast<double>(throttled) / static_cast<double>(periods);
   }
-  v.cpu = *stat;
+  v.cpu = stat;
   v.have_cpu = true;
   c.have_cpu = true;
   c.cpu_read_ns = now_ns;
+}
 
+void Collector::readPsi(Container& c) {
+  ContainerView& v = c.view;
   if (!c.psi_absent) {
     const std::string& psi_mount =
         options_.version == CgroupVersion::kV2 ? options_.cpu_mount : options_.cpuacct_mount;
@@ -355,7 +368,6 @@ bool Collector::readCpu(Container& c, int64_t now_ns) {
       v.psi.reset();
     }
   }
-  return true;
 }
 
 void Collector::tick(int64_t now_ns) {
@@ -383,6 +395,25 @@ void Collector::tick(int64_t now_ns) {
       log::warn(kComponent, "{}", health_problem_);
     }
   }
+  if (options_.bulk_cpu != nullptr) {
+    for (auto& [id, c] : containers_) {
+      c->bulk_this_tick = false;
+    }
+    auto st = options_.bulk_cpu->read([&](uint64_t id, const CpuStat& stat) {
+      auto it = containers_.find(id);
+      if (it != containers_.end()) {
+        applyCpu(*it->second, stat, now_ns);
+        it->second->bulk_this_tick = true;
+      }
+    });
+    if (!st) {
+      ++stats_.bulk_cpu_errors;
+      if (read_log_.allow()) {
+        log::warn(kComponent, "bulk CPU read: {} (reading cgroup files instead this tick)",
+                  st.error().message());
+      }
+    }
+  }
   std::vector<uint64_t> vanished;
   for (auto& [id, c] : containers_) {
     ContainerView& v = c->view;
@@ -392,15 +423,20 @@ void Collector::tick(int64_t now_ns) {
       v.runq_delta_count = 0;
       v.waited_behind_lower_delta = 0;
     }
-    v.hist_window = c->window.sum();
-    v.p50_ns = histPercentile(v.hist_window, 0.50);
-    v.p90_ns = histPercentile(v.hist_window, 0.90);
-    v.p99_ns = histPercentile(v.hist_window, 0.99);
-    v.mean_ns.reset();
-    if (c->window.count() > 0) {
-      v.mean_ns = c->window.sumNs() / c->window.count();
+    if (c->window.version() != c->window_version) {  // else the figures below are unchanged
+      c->window_version = c->window.version();
+      v.hist_window = c->window.sum();
+      v.p50_ns = histPercentile(v.hist_window, 0.50);
+      v.p90_ns = histPercentile(v.hist_window, 0.90);
+      v.p99_ns = histPercentile(v.hist_window, 0.99);
+      v.mean_ns.reset();
+      if (c->window.count() > 0) {
+        v.mean_ns = c->window.sumNs() / c->window.count();
+      }
     }
-    if (!readCpu(*c, now_ns)) {
+    if (c->bulk_this_tick) {
+      readPsi(*c);
+    } else if (!readCpu(*c, now_ns)) {
       vanished.push_back(id);
     }
   }
@@ -415,14 +451,25 @@ void Collector::tick(int64_t now_ns) {
   stats_.max_tick_seconds = std::max(stats_.max_tick_seconds, secs);
 }
 
-std::shared_ptr<Snapshot> Collector::snapshot() const {
-  auto snap = std::make_shared<Snapshot>();
-  snap->containers.reserve(containers_.size());
-  for (const auto& [id, c] : containers_) {
-    snap->containers.push_back(c->view);
+std::shared_ptr<Snapshot> Collector::snapshot(std::shared_ptr<Snapshot> reuse) {
+  if (order_dirty_) {
+    order_.clear();
+    order_.reserve(containers_.size());
+    for (const auto& [id, c] : containers_) {
+      order_.push_back(c.get());
+    }
+    std::sort(order_.begin(), order_.end(), [](const Container* a, const Container* b) {
+      return a->view.cgroup < b->view.cgroup;
+    });
+    order_dirty_ = false;
   }
-  std::sort(snap->containers.begin(), snap->containers.end(),
-            [](const ContainerView& a, const ContainerView& b) { return a.cgroup < b.cgroup; });
+  std::shared_ptr<Snapshot> snap = reuse ? std::move(reuse) : std::make_shared<Snapshot>();
+  // Copy-assigning into the previous snapshot's views reuses their strings' storage: no
+  // allocation per container per tick once the set is stable.
+  snap->containers.resize(order_.size());
+  for (size_t i = 0; i < order_.size(); ++i) {
+    snap->containers[i] = order_[i]->view;
+  }
   snap->stats = stats_;
   snap->health_problem = health_problem_;
   return snap;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,15 @@
 
 namespace colo::agent {
 
+// CPU figures of every cgroup of the watched subtree in one call (the BPF cgroup iterator,
+// bpf/cgstat.bpf.c), instead of one cpu.stat (+ cpuacct.usage) read per container per tick.
+class BulkCpuSource {
+ public:
+  virtual ~BulkCpuSource() = default;
+  // Calls fn(cgroup id, figures) once per cgroup it knows; an error means "read the files".
+  virtual Status read(const std::function<void(uint64_t id, const CpuStat&)>& fn) = 0;
+};
+
 struct CollectorOptions {
   CgroupVersion version = CgroupVersion::kV2;
   std::string cpu_mount;      // mount point of the hierarchy with the cpu controller
@@ -45,6 +55,9 @@ struct CollectorOptions {
   // cost. Only for the real kernel (cgroupfs seq files restart at offset 0, and a removed
   // cgroup's open files fail with ENODEV); unit tests on FakeFs leave it off.
   bool cache_fds = false;
+  // When set (not owned), tick() takes CPU figures from it; containers it does not report, or
+  // every container when it fails, are read from their files as above.
+  BulkCpuSource* bulk_cpu = nullptr;
 };
 
 class Collector {
@@ -63,8 +76,10 @@ class Collector {
   void resync();
   // Reads every container's figures; `now_ns` is CLOCK_MONOTONIC.
   void tick(int64_t now_ns);
-  // Builds the snapshot from the last tick's figures (without node/tick metadata).
-  std::shared_ptr<Snapshot> snapshot() const;
+  // Builds the snapshot from the last tick's figures (without node/tick metadata), containers
+  // sorted by cgroup path. `reuse`: a snapshot no one else holds any more, overwritten in place
+  // (saves an allocation per string per container per tick); null builds a new one.
+  std::shared_ptr<Snapshot> snapshot(std::shared_ptr<Snapshot> reuse = nullptr);
 
   size_t size() const { return containers_.size(); }
   bool watches(uint64_t cgroup_id) const { return containers_.count(cgroup_id) != 0; }
@@ -87,7 +102,9 @@ class Collector {
     bool baseline_first = false;  // first BPF reading is a baseline (found by the start scan)
     bpf::CgroupSchedStats last_sched;
     HistWindow window;
+    uint64_t window_version = ~uint64_t{0};  // window.version() the view's figures come from
     bool seen_this_tick = false;
+    bool bulk_this_tick = false;  // CPU figures came from the bulk source this tick
     UniqueFd stat_fd, usage_fd, psi_fd;  // cache_fds: cpu.stat, cpuacct.usage, cpu.pressure
     explicit Container(uint32_t window_ticks) : window(window_ticks) {}
   };
@@ -108,6 +125,10 @@ class Collector {
   void remove(uint64_t id);
   // Reads the cgroup files of `c`; false when the cgroup vanished.
   bool readCpu(Container& c, int64_t now_ns);
+  // Takes in `stat` (from a file or the bulk source) as `c`'s figures at `now_ns`.
+  void applyCpu(Container& c, const CpuStat& stat, int64_t now_ns);
+  // Reads cpu.pressure unless known to be absent.
+  void readPsi(Container& c);
   void applySched(Container& c, const bpf::CgroupSchedStats& s);
   // Reads `path` through `cache` (cache_fds) or the FileSystem.
   Result<std::string> readCgroupFile(const std::string& path, UniqueFd* cache) const;
@@ -117,6 +138,8 @@ class Collector {
   CollectorOptions options_;
   std::unordered_map<uint64_t, std::unique_ptr<Container>> containers_;  // by cgroup id
   std::unordered_map<std::string, uint64_t> by_path_;
+  std::vector<const Container*> order_;  // containers_ sorted by cgroup path, for snapshot()
+  bool order_dirty_ = true;
   AgentStats stats_;
   std::string health_problem_;
   log::RateLimit read_log_{std::chrono::seconds(10)};

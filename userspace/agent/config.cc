@@ -281,8 +281,15 @@ Status parseBpf(const YAML::Node& node, AgentConfig* config) {
         return fail(v.error());
       }
       config->bpf_force_raw_tp = *v;
+    } else if (name == "cgroup_iter") {
+      auto v = getBool(it->second, key);
+      if (!v) {
+        return fail(v.error());
+      }
+      config->bpf_cgroup_iter = *v;
     } else {
-      return keyError(key, "unknown key (expected max_cgroups, events_per_sec, force_raw_tp)");
+      return keyError(
+          key, "unknown key (expected max_cgroups, events_per_sec, force_raw_tp, cgroup_iter)");
     }
   }
   return ok();
@@ -511,6 +518,7 @@ Result<AgentConfig> applyOverrides(AgentConfig c, const ConfigOverrides& o) {
   take(o.window_ticks, &c.window_ticks, "window_ticks");
   take(o.resync_interval_s, &c.resync_interval_s, "resync_interval_s");
   take(o.bpf_force_raw_tp, &c.bpf_force_raw_tp, "bpf.force_raw_tp");
+  take(o.bpf_cgroup_iter, &c.bpf_cgroup_iter, "bpf.cgroup_iter");
   take(o.state_dir, &c.state_dir, "state_dir");
   take(o.feature_probe_name, &c.feature_probe_name, "feature_probe_name");
   if (o.enforce) {

@@ -34,6 +34,9 @@ struct AgentConfig {
   uint32_t bpf_max_cgroups = 8192;
   uint32_t bpf_events_per_sec = 1000;
   bool bpf_force_raw_tp = false;
+  // Read every container's CPU figures in one BPF cgroup-iterator read per tick (bpf/cgstat);
+  // false, or a kernel without it, reads cpu.stat/cpuacct.usage per container.
+  bool bpf_cgroup_iter = true;
 
   // Enforcement (docs/agent.md, "Enforcement"). The policy engine runs when the file has a
   // `policy:` section (or `enforce: true`); `enforce` then defaults to true. enforce=false runs
@@ -71,7 +74,7 @@ struct ConfigOverrides {
   std::optional<std::string> node_name, cgroup_root, api_socket, api_addr, pin_dir, log_level,
       state_dir, feature_probe_name;
   std::optional<uint32_t> tick_ms, window_ticks, resync_interval_s;
-  std::optional<bool> bpf_force_raw_tp, enforce;
+  std::optional<bool> bpf_force_raw_tp, bpf_cgroup_iter, enforce;
 };
 // Applies `overrides` and validates again; errors read "flag --<key>: <what is wrong>" when the
 // bad value came from a flag.

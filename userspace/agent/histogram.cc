@@ -1,5 +1,6 @@
 #include "agent/histogram.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -31,6 +32,14 @@ HistWindow::HistWindow(uint32_t window) : ring_(window == 0 ? 1 : window) {}
 
 void HistWindow::push(const Hist& delta, uint64_t delta_count, uint64_t delta_sum_ns) {
   Slot& slot = ring_[next_];
+  bool empty = delta_count == 0 && delta_sum_ns == 0 && delta == Hist{};
+  // An idle tick replacing an idle tick changes nothing but the ring position.
+  if (empty && slot.empty) {
+    filled_ = std::min<uint32_t>(filled_ + 1, static_cast<uint32_t>(ring_.size()));
+    next_ = (next_ + 1) % static_cast<uint32_t>(ring_.size());
+    return;
+  }
+  ++version_;
   if (filled_ == ring_.size()) {
     for (int i = 0; i < bpf::kHistBuckets; ++i) {
       sum_[i] -= slot.hist[i];
@@ -47,6 +56,7 @@ void HistWindow::push(const Hist& delta, uint64_t delta_count, uint64_t delta_su
     sum_[i] += d;
   }
   slot.count = delta_count;
+  slot.empty = empty;
   slot.sum_ns = delta_sum_ns;
   count_ += delta_count;
   sum_ns_ += delta_sum_ns;

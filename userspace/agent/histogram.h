@@ -38,12 +38,16 @@ class HistWindow {
   uint64_t count() const { return count_; }   // delays in the window
   uint64_t sumNs() const { return sum_ns_; }  // their total
   uint32_t ticks() const { return filled_; }  // ticks held (<= window)
+  // Bumped whenever sum() changes, so readers can skip recomputing percentiles of an unchanged
+  // window (most containers of a node see no run-queue delay in most ticks).
+  uint64_t version() const { return version_; }
 
  private:
   struct Slot {
     std::array<uint32_t, bpf::kHistBuckets> hist{};
     uint64_t count = 0;
     uint64_t sum_ns = 0;
+    bool empty = true;  // all of the above zero
   };
   std::vector<Slot> ring_;
   uint32_t next_ = 0;
@@ -51,6 +55,7 @@ class HistWindow {
   Hist sum_{};
   uint64_t count_ = 0;
   uint64_t sum_ns_ = 0;
+  uint64_t version_ = 0;
 };
 
 // Per-bucket counterDelta of two cumulative histograms.

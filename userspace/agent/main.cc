@@ -22,6 +22,9 @@ DEFINE_string(api_addr, "", "also serve the API on host:port (e.g. 127.0.0.1:947
 DEFINE_string(pin_dir, "/sys/fs/bpf/colo", "where the BPF maps are pinned");
 DEFINE_string(log_level, "info", "debug, info, warn or error");
 DEFINE_bool(force_raw_tp, false, "attach raw_tp programs even where tp_btf works");
+DEFINE_bool(cgroup_iter, true,
+            "read containers' CPU figures with one BPF cgroup-iterator read per tick (false: "
+            "cpu.stat/cpuacct.usage per container)");
 DEFINE_string(state_dir, "/var/lib/colo", "executor journal and lock (enforcement)");
 DEFINE_bool(enforce, true,
             "write cgroup knobs when the policy engine runs (default: true with a policy: "
@@ -70,6 +73,8 @@ int main(int argc, char** argv) {
     o.log_level = FLAGS_log_level;
   if (isSet("force_raw_tp"))
     o.bpf_force_raw_tp = FLAGS_force_raw_tp;
+  if (isSet("cgroup_iter"))
+    o.bpf_cgroup_iter = FLAGS_cgroup_iter;
   if (isSet("state_dir"))
     o.state_dir = FLAGS_state_dir;
   if (isSet("enforce"))

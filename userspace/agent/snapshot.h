@@ -54,6 +54,7 @@ struct AgentStats {
   double last_tick_seconds = 0;  // duration of the last tick
   double max_tick_seconds = 0;
   uint64_t read_errors = 0;          // cgroup or BPF reads that failed (other than ENOENT)
+  uint64_t bulk_cpu_errors = 0;      // failed bulk CPU reads (BPF cgroup iterator); files read
   uint64_t containers_vanished = 0;  // containers dropped because their cgroup went away
   uint64_t containers_added = 0;
   uint64_t containers_removed = 0;  // removed on an rmdir event, a vanish or a resync

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 
 #include "fake_sched.h"
 
@@ -650,6 +652,112 @@ TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
   EXPECT_EQ(v.cpu.throttled_ns, 7u);
   EXPECT_EQ(col.stats().read_errors, 0u);
   std::filesystem::remove_all(root);
+}
+
+// A bulk source reporting what the test puts in `figures`; `fail` makes read() fail.
+class FakeBulk final : public BulkCpuSource {
+ public:
+  std::map<uint64_t, CpuStat> figures;
+  bool fail = false;
+  int reads = 0;
+  Status read(const std::function<void(uint64_t, const CpuStat&)>& fn) override {
+    ++reads;
+    if (fail) {
+      return failErrno(EIO, "iterator");
+    }
+    for (const auto& [id, st] : figures) {
+      fn(id, st);
+    }
+    return ok();
+  }
+};
+
+TEST(CollectorTest, BulkSourceReplacesFileReadsAndFallsBackPerContainer) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  FakeBulk bulk;
+  CollectorOptions o = v1Options();
+  o.bulk_cpu = &bulk;
+  int file_reads = 0;
+  HookFs hook(fs);
+  hook.on_read = [&](const std::string& path) {
+    if (path.ends_with("/cpu.stat") || path.ends_with("/cpuacct.usage")) {
+      ++file_reads;
+    }
+  };
+  Collector col(hook, sched, o);
+  ASSERT_TRUE(col.start());
+  // The files say 0 for everyone; the bulk source knows LS and BE (and an unwatched pod).
+  bulk.figures[inodeOf(fs, kLsPath)] = CpuStat{1 * kSec, 100, 10, 5'000'000};
+  bulk.figures[inodeOf(fs, kBePath)] = CpuStat{2 * kSec, 0, 0, 0};
+  bulk.figures[inodeOf(fs, "/kubepods/burstable/pod" + kUidLs)] = CpuStat{9 * kSec, 0, 0, 0};
+  file_reads = 0;
+  col.tick(10 * kSec);
+  EXPECT_EQ(bulk.reads, 1);
+  EXPECT_EQ(file_reads, 2) << "only the container the bulk source missed (G) reads its 2 files";
+  EXPECT_EQ(col.size(), 3u) << "the pod the source also reported is not watched";
+  auto snap = col.snapshot();
+  EXPECT_EQ(find(*snap, kLsPath)->cpu.usage_ns, uint64_t(kSec));
+  EXPECT_EQ(find(*snap, kLsPath)->cpu.nr_throttled, 10u);
+  EXPECT_EQ(find(*snap, kBePath)->cpu.usage_ns, uint64_t(2 * kSec));
+  EXPECT_TRUE(find(*snap, kGPath)->have_cpu);
+
+  // Rates come out of bulk figures as out of files: 1.5 s of CPU over 2 s, 4 of 20 throttled.
+  bulk.figures[inodeOf(fs, kLsPath)] = CpuStat{kSec + 3 * kSec / 2, 120, 14, 9'000'000};
+  col.tick(12 * kSec);
+  snap = col.snapshot();
+  EXPECT_NEAR(find(*snap, kLsPath)->usage_cores, 0.75, 1e-9);
+  EXPECT_NEAR(find(*snap, kLsPath)->throttled_pct, 20.0, 1e-9);
+
+  // A failing source: every container is read from its files, the failure is counted.
+  bulk.fail = true;
+  putV1(fs, kLsPath, 4 * kSec, 140, 14, 9'000'000);
+  file_reads = 0;
+  col.tick(14 * kSec);
+  EXPECT_EQ(file_reads, 6);
+  EXPECT_EQ(col.stats().bulk_cpu_errors, 1u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+  EXPECT_NEAR(find(*col.snapshot(), kLsPath)->usage_cores, 0.75, 1e-9);  // 2.5 → 4 s over 2 s
+
+  // A container the source stops reporting and whose cgroup is gone is dropped as before.
+  bulk.fail = false;
+  bulk.figures.erase(inodeOf(fs, kBePath));
+  fs.remove(joinPath(kCpu, kBePath));
+  fs.remove(joinPath(kCpuacct, kBePath));
+  col.tick(16 * kSec);
+  EXPECT_EQ(col.size(), 2u);
+  EXPECT_EQ(col.stats().containers_vanished, 1u);
+}
+
+TEST(CollectorTest, SnapshotReuseOverwritesInPlaceAndKeepsPathOrder) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  auto first = col.snapshot();
+  ASSERT_EQ(first->containers.size(), 3u);
+  const ContainerView* slot = first->containers.data();
+  putV1(fs, kLsPath, 5 * kSec);
+  col.tick(2 * kSec);
+  auto second = col.snapshot(first);
+  EXPECT_EQ(second.get(), first.get()) << "the given snapshot is rebuilt, not a new one";
+  EXPECT_EQ(second->containers.data(), slot) << "same storage: no reallocation";
+  EXPECT_EQ(find(*second, kLsPath)->cpu.usage_ns, uint64_t(5 * kSec));
+  std::vector<std::string> paths;
+  for (const auto& c : second->containers) {
+    paths.push_back(c.cgroup);
+  }
+  EXPECT_TRUE(std::is_sorted(paths.begin(), paths.end()));
+  // A removed container leaves the reused snapshot too.
+  fs.remove(joinPath(kCpu, kGPath));
+  fs.remove(joinPath(kCpuacct, kGPath));
+  col.tick(3 * kSec);
+  auto third = col.snapshot(second);
+  EXPECT_EQ(third->containers.size(), 2u);
+  EXPECT_EQ(find(*third, kGPath), nullptr);
 }
 
 }  // namespace
