@@ -268,35 +268,7 @@ void Collector::applySched(Container& c, const bpf::CgroupSchedStats& s) {
 }
 
 Result<std::string> Collector::readCgroupFile(const std::string& path, UniqueFd* cache) const {
-  if (!options_.cache_fds) {
-    return fs_.readFile(path);
-  }
-  if (!cache->valid()) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        return fs_.readFile(path);  // out of descriptors: still correct, only slower
-      }
-      return failErrno(errno, "open " + path);
-    }
-    cache->reset(fd);
-  }
-  // cgroup files are small: one pread at offset 0 returns all of it (seq_file restarts there).
-  char buf[4096];
-  ssize_t n;
-  do {
-    n = ::pread(cache->get(), buf, sizeof(buf), 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    int err = errno;
-    cache->reset();
-    return failErrno(err, "read " + path);
-  }
-  if (static_cast<size_t>(n) == sizeof(buf)) {
-    cache->reset();  // larger than expected: read it whole the slow way
-    return fs_.readFile(path);
-  }
-  return std::string(buf, static_cast<size_t>(n));
+  return options_.cache_fds ? fs_.readFileKept(path, cache) : fs_.readFile(path);
 }
 
 bool Collector::readCpu(Container& c, int64_t now_ns) {

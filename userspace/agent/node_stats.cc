@@ -149,7 +149,7 @@ NodeSampler::NodeSampler(const FileSystem& fs, std::string proc_root, std::strin
 
 NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals) {
   Reading r;
-  auto stat = fs_.readFile(proc_root_ + "/stat");
+  auto stat = fs_.readFileKept(proc_root_ + "/stat", &stat_fd_);
   Result<CpuTimes> times = stat ? parseProcStat(*stat) : Result<CpuTimes>(fail(stat.error()));
   if (times) {
     signals->ok("proc-stat", now_ns);
@@ -163,7 +163,7 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
   } else {
     signals->failed("proc-stat", now_ns);
   }
-  auto mem = fs_.readFile(proc_root_ + "/meminfo");
+  auto mem = fs_.readFileKept(proc_root_ + "/meminfo", &meminfo_fd_);
   Result<MemInfo> mi = mem ? parseMemInfo(*mem) : Result<MemInfo>(fail(mem.error()));
   if (mi) {
     signals->ok("meminfo", now_ns);
@@ -172,7 +172,7 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
     signals->failed("meminfo", now_ns);
   }
   if (!psi_absent_) {
-    auto psi = fs_.readFile(proc_root_ + "/pressure/memory");
+    auto psi = fs_.readFileKept(proc_root_ + "/pressure/memory", &psi_fd_);
     Result<Pressure> p = psi ? parsePressure(*psi) : Result<Pressure>(fail(psi.error()));
     if (p) {
       r.mem_psi_some_avg10 = p->some_avg10;
@@ -181,13 +181,13 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
       psi_absent_ = true;  // no PSI (or psi=0): the memory guard uses MemAvailable alone
     }
   }
-  auto online = fs_.readFile(sys_root_ + "/devices/system/cpu/online");
+  auto online = fs_.readFileKept(sys_root_ + "/devices/system/cpu/online", &online_fd_);
   if (online) {
     if (auto l = parseCpuListText(*online)) {
       r.online_cpus = std::move(*l);
     }
   }
-  auto possible = fs_.readFile(sys_root_ + "/devices/system/cpu/possible");
+  auto possible = fs_.readFileKept(sys_root_ + "/devices/system/cpu/possible", &possible_fd_);
   if (possible) {
     if (auto l = parseCpuListText(*possible)) {
       r.cpu_count = static_cast<int>(l->size());

@@ -72,6 +72,8 @@ class NodeSampler {
   int64_t last_cpu_ns_ = 0;
   long user_hz_ = 100;
   bool psi_absent_ = false;
+  // Kept open across ticks (FileSystem::readFileKept).
+  UniqueFd stat_fd_, meminfo_fd_, psi_fd_, online_fd_, possible_fd_;
 };
 
 // policy::NodeSnapshot from colod's snapshot and the node reading. Containers without a tier are

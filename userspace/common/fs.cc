@@ -47,6 +47,36 @@ Result<std::string> RealFs::readFile(const std::string& path) const {
   return out;
 }
 
+Result<std::string> RealFs::readFileKept(const std::string& path, UniqueFd* cache) const {
+  if (!cache->valid()) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        return readFile(path);  // out of descriptors: still correct, only slower
+      }
+      return failErrno(errno, "open " + path);
+    }
+    cache->reset(fd);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::pread(cache->get(), buf, sizeof(buf), static_cast<off_t>(out.size()));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      int err = errno;
+      cache->reset();
+      return failErrno(err, "read " + path);
+    }
+    if (n == 0) {
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
 Status RealFs::writeFile(const std::string& path, std::string_view data) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) {

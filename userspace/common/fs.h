@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace colo {
 
@@ -20,6 +21,14 @@ class FileSystem {
   // Whole file contents. ENOENT when the file (or its cgroup) is gone: callers treat that as
   // normal.
   virtual Result<std::string> readFile(const std::string& path) const = 0;
+  // readFile for a file read every tick: RealFs keeps it open in *cache and re-reads it with
+  // pread(2) from offset 0 (kernfs/procfs seq files regenerate there), saving the path walk and
+  // open/close; a failed read closes it so the next call reopens. ENODEV/ENOENT when a cgroup's
+  // open file outlives its cgroup. Other file systems just read the file.
+  virtual Result<std::string> readFileKept(const std::string& path, UniqueFd* cache) const {
+    (void)cache;
+    return readFile(path);
+  }
   // Writes `data` in one write(2) call, as cgroupfs requires.
   virtual Status writeFile(const std::string& path, std::string_view data) = 0;
   // Names of the subdirectories of `path`, sorted.
@@ -32,6 +41,7 @@ class FileSystem {
 class RealFs final : public FileSystem {
  public:
   Result<std::string> readFile(const std::string& path) const override;
+  Result<std::string> readFileKept(const std::string& path, UniqueFd* cache) const override;
   Status writeFile(const std::string& path, std::string_view data) override;
   Result<std::vector<std::string>> listDirs(const std::string& path) const override;
   Result<uint64_t> inode(const std::string& path) const override;
