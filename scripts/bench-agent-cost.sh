@@ -5,6 +5,9 @@
 # machine's other load does not inflate it. Root. Prints the figures; removes everything.
 #
 #   BUILD_DIR=build-h7 N=200 BUSY=4 SECS=60 scripts/bench-agent-cost.sh
+#   COMPARE_ITER=1 REPS=3 SECS=20 scripts/bench-agent-cost.sh   # BPF cgroup iterator vs cgroup
+#       files (--cgroup_iter=false), alternating on the same tree: per-rep figures and the ratio
+#   COLOD_BEFORE=/path/to/old/colod REPS=3 SECS=20 scripts/bench-agent-cost.sh   # vs a build
 set -euo pipefail
 BUILD_DIR=${BUILD_DIR:-build}
 N=${N:-200}
@@ -59,7 +62,7 @@ addpid() { for c in "${CTRLS[@]}"; do echo "$2" >"$(mountof "$c")/$TOP/$1/cgroup
 
 for ((i = 0; i < N; i++)); do
   uid=$(printf '%08x-0000-0000-0000-%012x' "$i" "$i")
-  id=$(printf '%064x' "$i")
+  id=$(printf '%064x' "$i" | sha256sum | cut -c1-64)  # container ids are random hex
   case $((i % 3)) in
     0) rel=kubepods/besteffort/pod$uid/$id ;;
     1) rel=kubepods/burstable/pod$uid/$id ;;
@@ -78,25 +81,81 @@ cat >"$WORK/colod.yaml" <<YAML
 policy:
   be_cpu: {safety_watermark: 0.9}
 YAML
-"$COLOD" --config="$WORK/colod.yaml" --cgroup_root="/$TOP/kubepods" --tick_ms="$TICK_MS" \
-  --api_socket="$WORK/colod.sock" --pin_dir="$PIN" --state_dir="$WORK/state" \
-  --feature_probe_cgroup="$TOP-probe" >"$WORK/colod.log" 2>&1 &
-COLOD_PID=$!
-for _ in $(seq 100); do [[ -S $WORK/colod.sock ]] && break; sleep 0.2; done
-sleep 5  # warm-up: start scan, first plans written
-hz=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$COLOD_PID/stat"; }
-c0=$(cpu); t0=$(date +%s.%N)
-sleep "$SECS"
-c1=$(cpu); t1=$(date +%s.%N)
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$COLOD_PID/status")
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$COLOD_PID/status")
-wall=$(echo "$t1 - $t0" | bc -l)
-cpu_s=$(echo "($c1 - $c0) / $hz" | bc -l)
-pct=$(echo "100 * $cpu_s / $wall" | bc -l)
-watched=$(curl -s --unix-socket "$WORK/colod.sock" http://x/metrics | awk '/^colo_agent_containers\{/ {s += $2} END {print s}')
-writes=$(curl -s --unix-socket "$WORK/colod.sock" http://x/metrics | awk '/^colo_executor_writes_total/ {print $2}')
-printf 'containers watched: %s, executor writes: %s\n' "$watched" "$writes"
-printf 'colod CPU: %.2f s over %.1f s = %.2f %% of a core (tick %s ms)\n' "$cpu_s" "$wall" "$pct" "$TICK_MS"
-printf 'colod RSS: VmRSS %.1f MiB, VmHWM %.1f MiB\n' "$(echo "$rss/1024" | bc -l)" "$(echo "$hwm/1024" | bc -l)"
+# measure ARGS...: one colod run with extra ARGS; prints "<cpu %> <VmRSS KiB> <VmHWM KiB>
+# <watched> <writes>" on stdout, the human-readable lines on stderr.
+measure() {
+  rm -f "$WORK/colod.sock"
+  "${BIN:-$COLOD}" --config="$WORK/colod.yaml" --cgroup_root="/$TOP/kubepods" --tick_ms="$TICK_MS" \
+    --api_socket="$WORK/colod.sock" --pin_dir="$PIN" --state_dir="$WORK/state" \
+    --feature_probe_cgroup="$TOP-probe" "$@" >>"$WORK/colod.log" 2>&1 &
+  COLOD_PID=$!
+  for _ in $(seq 100); do [[ -S $WORK/colod.sock ]] && break; sleep 0.2; done
+  sleep 5  # warm-up: start scan, first plans written
+  local hz c0 c1 t0 t1 rss hwm wall cpu_s pct watched writes
+  hz=$(getconf CLK_TCK)
+  c0=$(awk '{print $14 + $15}' "/proc/$COLOD_PID/stat"); t0=$(date +%s.%N)
+  sleep "$SECS"
+  c1=$(awk '{print $14 + $15}' "/proc/$COLOD_PID/stat"); t1=$(date +%s.%N)
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$COLOD_PID/status")
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$COLOD_PID/status")
+  wall=$(echo "$t1 - $t0" | bc -l)
+  cpu_s=$(echo "($c1 - $c0) / $hz" | bc -l)
+  pct=$(echo "100 * $cpu_s / $wall" | bc -l)
+  watched=$(curl -s --unix-socket "$WORK/colod.sock" http://x/metrics | awk '/^colo_agent_containers\{/ {s += $2} END {print s}')
+  writes=$(curl -s --unix-socket "$WORK/colod.sock" http://x/metrics | awk '/^colo_executor_writes_total/ {print $2}')
+  kill -TERM "$COLOD_PID"; wait "$COLOD_PID" 2>/dev/null || true; COLOD_PID=
+  printf 'colod %s: containers watched %s, executor writes %s\n' "${*:-(defaults)}" "$watched" "$writes" >&2
+  printf '  CPU: %.2f s over %.1f s = %.2f %% of a core (tick %s ms); VmRSS %.1f MiB, VmHWM %.1f MiB\n' \
+    "$cpu_s" "$wall" "$pct" "$TICK_MS" "$(echo "$rss/1024" | bc -l)" "$(echo "$hwm/1024" | bc -l)" >&2
+  echo "$pct $rss $hwm $watched $writes"
+}
+
+if [[ -n ${COLOD_BEFORE:-} ]]; then
+  # Side by side: this build's colod and an earlier one (COLOD_BEFORE=path), alternating REPS
+  # times on the same tree.
+  [[ -x $COLOD_BEFORE ]] || { echo "no colod at $COLOD_BEFORE" >&2; exit 1; }
+  REPS=${REPS:-3}
+  now=() before=()
+  for ((r = 1; r <= REPS; r++)); do
+    now+=("$(measure | cut -d' ' -f1)")
+    before+=("$(BIN=$COLOD_BEFORE measure | cut -d' ' -f1)")
+  done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "${now[*]}" "${before[*]}" <<'PY'
+import statistics, sys
+a = [float(x) for x in sys.argv[1].split()]
+b = [float(x) for x in sys.argv[2].split()]
+r = [x / y for x, y in zip(a, b)]
+print("colod CPU, %% of a core, per rep: this build %s; before %s" % (
+    " ".join("%.2f" % x for x in a), " ".join("%.2f" % x for x in b)))
+print("median: this build %.2f %%, before %.2f %%; ratio median %.2f (%.2f-%.2f)" % (
+    statistics.median(a), statistics.median(b), statistics.median(r), min(r), max(r)))
+PY
+  exit 0
+fi
+
+if [[ ${COMPARE_ITER:-0} == 1 ]]; then
+  # Side by side: colod with the BPF cgroup iterator (default) and with --cgroup_iter=false,
+  # alternating REPS times, so the machine's other load hits both alike.
+  REPS=${REPS:-3}
+  iter=() files=()
+  for ((r = 1; r <= REPS; r++)); do
+    iter+=("$(measure | cut -d' ' -f1)")
+    files+=("$(measure --cgroup_iter=false | cut -d' ' -f1)")
+  done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "${iter[*]}" "${files[*]}" <<'PY'
+import statistics, sys
+it = [float(x) for x in sys.argv[1].split()]
+fi = [float(x) for x in sys.argv[2].split()]
+ratios = [a / b for a, b in zip(it, fi)]
+print("colod CPU, %% of a core, per rep: iterator %s; files %s" % (
+    " ".join("%.2f" % x for x in it), " ".join("%.2f" % x for x in fi)))
+print("median: iterator %.2f %%, files %.2f %%; iterator/files ratio median %.2f (%.2f-%.2f)" % (
+    statistics.median(it), statistics.median(fi), statistics.median(ratios), min(ratios), max(ratios)))
+PY
+  exit 0
+fi
+
+measure >/dev/null
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

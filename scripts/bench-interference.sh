@@ -9,6 +9,8 @@
 #   none       LS + BE, no policy: BE at the default weight (besteffort and BE pod cpu.shares=1024)
 #   k8s        LS + BE with Kubernetes' static default: besteffort, BE pod and container shares 2
 #   colod      the k8s arm plus the real colod (policy engine + enforcement) on the tree
+#   colod-budget  (not in the default set) colod with be_cpu.mode: budget, the watermark budget
+#              whatever the kernel offers — to compare with the default mode side by side
 #
 # LS p50/p99 and throughput are reported as ratios to LS alone, BE work (stress-ng bogo ops/s) as
 # a ratio to BE alone, each ratio paired within a repetition; the table gives the median and the
@@ -37,7 +39,8 @@ usage: $0 [options]
   --quick                  --reps 1 --duration 3 (a smoke run; figures meaningless)
   --out DIR                results directory (default /tmp/colo-bench-interference-<utc time>)
   --build-dir DIR          where colod is built (default build)
-  --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod
+  --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod,colod-budget
+                           (default: all but colod-budget)
   --be-cpu N               stress-ng --cpu instances (default: number of online CPUs)
   --be-stream N            stress-ng --stream instances (default 1)
   --client-cpu N           CPU the load generator is pinned to (default: the last online CPU)
@@ -97,7 +100,7 @@ die() { echo "bench-interference: $*" >&2; exit 1; }
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer (seconds)"
 IFS=, read -r -a ARMS <<<"$ARMS_CSV"
 for a in "${ARMS[@]}"; do
-  case $a in ls-alone | be-alone | none | k8s | colod) ;; *) die "unknown arm $a" ;; esac
+  case $a in ls-alone | be-alone | none | k8s | colod | colod-budget) ;; *) die "unknown arm $a" ;; esac
 done
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it creates cgroups and starts colod)"
@@ -105,7 +108,7 @@ for tool in nginx wrk redis-server redis-benchmark stress-ng taskset python3; do
   command -v "$tool" >/dev/null || die "$tool missing: scripts/install-deps.sh installs it (Debian: nginx-light wrk redis stress-ng)"
 done
 COLOD=$BUILD_DIR/userspace/agent/colod
-if [[ " ${ARMS[*]} " == *" colod "* ]]; then
+if [[ " ${ARMS[*]} " == *" colod"* ]]; then
   [[ -x $COLOD ]] || die "$COLOD missing: cmake --build $BUILD_DIR --target colod (or pass --build-dir)"
 fi
 [[ -n $OUT ]] || OUT=/tmp/colo-bench-interference-$(date -u +%Y%m%dT%H%M%SZ)
@@ -394,8 +397,8 @@ PY
 
 # ---------------------------------------------------------------------------------------------
 # colod
-start_colod() {
-  local cfg=$TMP/colod.yaml
+start_colod() { # start_colod [EXTRA-YAML-FILE]: the file replaces --colod-config's
+  local cfg=$TMP/colod.yaml extra_yaml=${1:-$COLOD_EXTRA}
   cat >"$cfg" <<EOF
 node_name: bench
 cgroup_root: /$NAME/kubepods
@@ -406,7 +409,7 @@ log_level: info
 EOF
   if [[ $COLOD_HAS_POLICY == 1 ]]; then
     echo "state_dir: $TMP/colod-state" >>"$cfg"
-    if [[ -n $COLOD_EXTRA ]]; then cat "$COLOD_EXTRA" >>"$cfg"; else echo "policy: {}" >>"$cfg"; fi
+    if [[ -n $extra_yaml ]]; then cat "$extra_yaml" >>"$cfg"; else echo "policy: {}" >>"$cfg"; fi
   fi
   local extra=()
   [[ $COLOD_HAS_POLICY == 1 ]] && extra+=(--feature_probe_cgroup "$NAME-probe")
@@ -449,7 +452,11 @@ run_arm() { # run_arm ARM REP
   [[ $arm == ls-alone ]] && has_be=0
   set_arm "$arm"
   local enforced="" colod_state=""
-  if [[ $arm == colod ]]; then
+  if [[ $arm == colod-budget ]]; then
+    printf 'policy:\n  be_cpu: {mode: budget}\n' >"$TMP/colod-budget.yaml"
+    start_colod "$TMP/colod-budget.yaml"
+    sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')"
+  elif [[ $arm == colod ]]; then
     start_colod
     sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')" # two ticks: containers found, first plan
   fi
@@ -465,7 +472,7 @@ run_arm() { # run_arm ARM REP
   t0=$(date +%s%N) ls0=$(cg_cpu_ns "$LS_CTR") be0=$(cg_cpu_ns "$BE_CTR") cl0=$(cg_cpu_ns "$CLIENT") tot0=$(total_cpu_ns)
   if ((has_ls)); then run_client "$TMP/$tag.ls" "$DURATION"; else sleep "$DURATION"; fi
   t1=$(date +%s%N) ls1=$(cg_cpu_ns "$LS_CTR") be1=$(cg_cpu_ns "$BE_CTR") cl1=$(cg_cpu_ns "$CLIENT") tot1=$(total_cpu_ns)
-  if [[ $arm == colod ]]; then
+  if [[ $arm == colod* ]]; then
     # evidence of enforcement, read while colod still runs
     enforced="be_pod_cpu_idle=$(readknob "$BE_POD" cpu.idle) be_ctr_cpus=$(readknob "$BE_CTR" cpuset.cpus)"
     api_get /v1/controllers "$OUT/$tag.colod-controllers.json"
@@ -476,7 +483,7 @@ run_arm() { # run_arm ARM REP
     stop_pid "$PID_BE" INT
     PID_BE=""
   fi
-  [[ $arm == colod ]] && stop_colod
+  [[ $arm == colod* ]] && stop_colod
   python3 - "$OUT/results.jsonl" <<PY
 import json, re, sys, os
 rec = dict(ls="$LS_KIND", shape="$SHAPE", arm="$arm", rep=$rep, duration_s=$DURATION,

@@ -10,13 +10,14 @@ import os
 import statistics
 import sys
 
-ARMS = ["ls-alone", "be-alone", "none", "k8s", "colod"]
+ARMS = ["ls-alone", "be-alone", "none", "k8s", "colod", "colod-budget"]
 LABEL = {
     "ls-alone": "LS alone",
     "be-alone": "BE alone",
     "none": "LS+BE, no policy (BE shares 1024)",
     "k8s": "LS+BE, k8s default (BE shares 2)",
     "colod": "LS+BE, colod",
+    "colod-budget": "LS+BE, colod be_cpu.mode=budget",
 }
 # targets from the issue, checked on the colod arm
 P99_MAX = 1.1
@@ -60,8 +61,9 @@ def main(out):
         reps = sorted({rep for (_, rep) in by})
         print(f"### {ls}, {shape}\n")
         print("| arm | LS p50 (µs) | LS p99 (µs) | LS req/s | p50 ratio | p99 ratio | req/s ratio "
-              "| BE cpu bogo ratio | BE stream bogo ratio | LS cores | BE cores | BE share of idle CPU |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "| BE cpu bogo ratio | BE stream bogo ratio | LS cores | BE cores | BE share of idle CPU "
+              "| same, load generator's CPU not idle |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for arm in ARMS:
             runs = [(rep, by[(arm, rep)]) for rep in reps if (arm, rep) in by]
             if not runs:
@@ -96,32 +98,39 @@ def main(out):
             print(f"| {LABEL[arm]} | {fmt(s['p50'], digits=0)} | {fmt(s['p99'], digits=0)} | "
                   f"{fmt(s['rps'], digits=0)} | {fmt(s['r50'])} | {fmt(s['r99'])} | "
                   f"{fmt(s['rrps'])} | {fmt(s['bcpu'])} | {fmt(s['bstream'])} | "
-                  f"{fmt(s['lscores'])} | {fmt(s['becores'])} | {fmt(s['idle'], pct=True)} |")
+                  f"{fmt(s['lscores'])} | {fmt(s['becores'])} | {fmt(s['idle'], pct=True)} | "
+                  f"{fmt(s['idle_x'], pct=True)} |")
             row = {"ls": ls, "shape": shape, "arm": arm, "reps": len(runs)}
             for k, v in s.items():
                 for stat in ("median", "min", "max"):
                     row[f"{k}_{stat}"] = v[stat] if v else None
             rows.append(row)
-            if arm == "colod":
+            if arm.startswith("colod"):
                 r99 = s["r99"]["median"] if s["r99"] else None
                 if shape == "saturating":
                     rr = s["rrps"]["median"] if s["rrps"] else None
                     ok = r99 is not None and rr is not None and r99 <= P99_MAX and rr >= RPS_MIN
-                    verdicts.append(f"{ls}, saturating, colod: p99 ratio {r99 and f'{r99:.2f}'} "
+                    verdicts.append(f"{ls}, saturating, {arm}: p99 ratio {r99 and f'{r99:.2f}'} "
                                     f"(target ≤ {P99_MAX}), req/s ratio {rr and f'{rr:.2f}'} "
                                     f"(target ≥ {RPS_MIN}): {'MET' if ok else 'NOT MET'}")
                 else:
                     idle = s["idle"]["median"] if s["idle"] else None
-                    ok = (r99 is not None and idle is not None and r99 <= P99_MAX
-                          and idle >= IDLE_SHARE_MIN)
-                    verdicts.append(f"{ls}, paced, colod: p99 ratio {r99 and f'{r99:.2f}'} "
+                    idle_x = s["idle_x"]["median"] if s["idle_x"] else None
+                    # The load generator stands in for remote clients: on a real node its CPU
+                    # is idle time BE could have, here BE cannot. Judged without it, both shown.
+                    ok = (r99 is not None and idle_x is not None and r99 <= P99_MAX
+                          and idle_x >= IDLE_SHARE_MIN)
+                    verdicts.append(f"{ls}, paced, {arm}: p99 ratio {r99 and f'{r99:.2f}'} "
                                     f"(target ≤ {P99_MAX}), BE share of idle CPU "
-                                    f"{idle and f'{idle:.0%}'} (target ≥ {IDLE_SHARE_MIN:.0%}): "
+                                    f"{idle_x and f'{idle_x:.0%}'} with the load generator's CPU "
+                                    f"not counted as idle ({idle and f'{idle:.0%}'} counting it) "
+                                    f"(target ≥ {IDLE_SHARE_MIN:.0%}): "
                                     f"{'MET' if ok else 'NOT MET'}")
         print()
     print("Medians over repetitions, (min–max) when they differ. Ratios are to the same repetition's "
           "LS-alone / BE-alone run. BE share of idle CPU = BE CPU time / (CPUs × wall − LS CPU time); "
-          "the load generator's CPU counts as idle there (summary.csv: idle_x excludes it).")
+          "the load generator's CPU counts as idle there; the next column does not count it (a real "
+          "node's clients run elsewhere), and the paced verdict uses that one.")
     print()
     failed = [r for r in recs if r.get("client_failed")]
     if failed:
