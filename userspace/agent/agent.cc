@@ -186,8 +186,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
       copts.bulk_cpu = impl->bulk_cpu.get();
       log::info(kComponent, "CPU figures: one BPF cgroup-iterator read per tick under {}", root);
     } else {
-      log::info(kComponent, "CPU figures: cgroup files per container ({})",
-                iter.error().message());
+      log::info(kComponent, "CPU figures: cgroup files per container ({})", iter.error().message());
     }
   }
   impl->collector = std::make_unique<Collector>(impl->fs, *impl->probe, copts);

@@ -104,7 +104,7 @@ class Collector {
     HistWindow window;
     uint64_t window_version = ~uint64_t{0};  // window.version() the view's figures come from
     bool seen_this_tick = false;
-    bool bulk_this_tick = false;  // CPU figures came from the bulk source this tick
+    bool bulk_this_tick = false;         // CPU figures came from the bulk source this tick
     UniqueFd stat_fd, usage_fd, psi_fd;  // cache_fds: cpu.stat, cpuacct.usage, cpu.pressure
     explicit Container(uint32_t window_ticks) : window(window_ticks) {}
   };

@@ -93,8 +93,8 @@ int runRevisions(const std::string& state_dir, bool json, std::ostream& out, std
   return 0;
 }
 
-int runRollback(const std::string& state_dir, const std::string& revision_or_all,
-                std::ostream& out, std::ostream& err) {
+int runRollback(const std::string& state_dir, const std::string& revision_or_all, std::ostream& out,
+                std::ostream& err) {
   bool all = revision_or_all == "all";
   uint64_t id = 0;
   if (!all) {

@@ -17,7 +17,7 @@ int runRevisions(const std::string& state_dir, bool json, std::ostream& out, std
 // Errors go to `err`. Returns coloctl's exit code: 0; 1 (kExitUsage) for an argument that is
 // neither a revision number nor "all"; 2 (kExitSystem) when the state directory, the journal or
 // a write stood in the way.
-int runRollback(const std::string& state_dir, const std::string& revision_or_all,
-                std::ostream& out, std::ostream& err);
+int runRollback(const std::string& state_dir, const std::string& revision_or_all, std::ostream& out,
+                std::ostream& err);
 
 }  // namespace colo::cli

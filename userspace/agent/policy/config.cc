@@ -10,8 +10,7 @@
 namespace colo::policy {
 namespace {
 
-using KnobRef =
-    std::variant<double*, int*, int64_t*, uint64_t*, bool*, ReliefMode*, BeCpuMode*>;
+using KnobRef = std::variant<double*, int*, int64_t*, uint64_t*, bool*, ReliefMode*, BeCpuMode*>;
 
 // One list of every knob, so toJson, fromJson and validate cannot drift apart.
 template <typename Fn>
@@ -120,7 +119,8 @@ Status readKnob(const nlohmann::json& v, const std::string& key, KnobRef ref) {
           }
           *p = v.get<bool>();
         } else if constexpr (std::is_same_v<T, ReliefMode>) {
-          return readEnum(v, key, p, {{"burst", ReliefMode::kBurst}, {"limit", ReliefMode::kLimit}});
+          return readEnum(v, key, p,
+                          {{"burst", ReliefMode::kBurst}, {"limit", ReliefMode::kLimit}});
         } else if constexpr (std::is_same_v<T, BeCpuMode>) {
           return readEnum(v, key, p,
                           {{"auto", BeCpuMode::kAuto},
