@@ -16,6 +16,16 @@
  * Why: the agent's latency guard squeezes BE work when LS tasks wait; the waiting is only
  * visible here, per wakeup, at a cost of a few hundred ns per scheduler event.
  *
+ * Delay sources (one per load, the rodata `sched_info_delays`):
+ * - sched_info (default): no wakeup program. At sched_switch, next->sched_info.last_queued (the
+ *   kernel's enqueue stamp, cleared only after the tracepoint) against the rq clock of this CPU;
+ *   waits on other run queues before a migration come from sched_info.run_delay. After a
+ *   preempting wakeup the rq clock is stale at the switch (rq_clock_now()); at the switches
+ *   where that can happen (prev idle or still runnable) clock_fix() reads CLOCK_MONOTONIC and
+ *   maps it to the rq clock through a recent offset sample.
+ * - wakeup (fallback): sched_wakeup/sched_wakeup_new stamp bpf_ktime_get_ns() in the task
+ *   context, sched_switch reads it again.
+ *
  * Invariants.
  * - Each program exists twice: *_btf (tp_btf, trusted task pointers, task storage, direct CO-RE
  *   loads) and *_raw (raw_tp, CO-RE probe reads, a pid-keyed LRU hash because raw_tp arguments
@@ -56,10 +66,20 @@ const volatile __s32 watch_hierarchy_id = -1;	   /* cgroup_root.hierarchy_id (v2
 const volatile __u32 nr_cpus = 1;		   /* possible CPUs, for the rate limit */
 /* false: tasks of cgroups without a tier are not measured (no clock read, no stats update). */
 const volatile bool track_unclassified = true;
+/* Delay source. true ("sched_info" mode): the kernel's own enqueue stamp,
+ * next->sched_info.last_queued, against this CPU's rq clock at sched_switch; no wakeup program
+ * runs. false ("wakeup" mode): sched_wakeup stamps bpf_ktime_get_ns() in the task context. */
+const volatile bool sched_info_delays = false;
 
 enum {
 	NSEC_PER_SEC = 1000000000,
 	TASK_RUNNING_STATE = 0,
+	/* sched_info mode: clock offset samples at least this often (rq clock ns) */
+	CLOCK_SAMPLE_NS = 2000000,
+	/* ... kept per window of this length (CLOCK_MONOTONIC ns); estimates use samples at most
+	 * two windows old, so the drift between the two clocks (NTP slews CLOCK_MONOTONIC by
+	 * <= 500 ppm, typically a few ppm) stays under 10 us, typically 0.1 us. */
+	CLOCK_WINDOW_NS = 10000000,
 };
 
 /* Per-cgroup statistics live in an array indexed by a slot, so the hot path, which caches the
@@ -387,10 +407,71 @@ static __always_inline void emit_latency(struct task_struct *t, bool btf, __u64 
 	bump(COLO_STAT_LATENCY_EVENTS);
 }
 
-/* Timestamps: bpf_ktime_get_ns(). The run queue clock (task->se.cfs_rq->rq->clock) would be three
- * loads instead of a helper call, but the scheduler skips its update in __schedule() after a
- * wakeup that preempts the current task (rq_clock_skip_update()), so wakeup and switch read the
- * same value and short waits measure as 0 ns. */
+/* The rq clock (ns) of the CPU `t` is switched in on: the clock sched_info.last_queued is
+ * stamped with (rq_clock()). It was last updated in __schedule() just before sched_switch fires,
+ * except after a wakeup that preempted the running task: the scheduler then skips that update
+ * (rq_clock_skip_update()) and the clock still reads the time of its last update (the wakeup, or
+ * a tick in between). Reached through t->se.cfs_rq, which __set_task_cpu() points at a cfs_rq of
+ * task_cpu(t) for tasks of every class, idle included; not through the `runqueues` per-CPU
+ * symbol, which needs CONFIG_KALLSYMS_ALL. 0 without CONFIG_FAIR_GROUP_SCHED (no se.cfs_rq):
+ * every switch-in then counts as no_enqueue_time and the loader falls back to wakeup mode. */
+static __always_inline __u64 rq_clock_now(struct task_struct *t, bool btf)
+{
+	if (!bpf_core_field_exists(t->se.cfs_rq))
+		return 0;
+	if (btf)
+		return t->se.cfs_rq->rq->clock;
+	return BPF_CORE_READ(t, se.cfs_rq, rq, clock);
+}
+
+/* The rq clock now (ns), for a switch where the clock may be stale (`stale_prone`: prev is the
+ * idle task or still runnable, the switches a preempting wakeup causes): the rq clock that
+ * bpf_ktime_get_ns() gives through the smallest offset (CLOCK_MONOTONIC - rq clock) of recent
+ * samples, when that is later than the rq clock read. A sample is taken at every stale-prone
+ * switch and at other switches every CLOCK_SAMPLE_NS, so the ping-pong's voluntary switches
+ * pay one clock read per 2 ms. A fresh sample is larger than the true offset by the time from
+ * __schedule()'s clock update to this program (~0.5 us), so estimates err low by about that;
+ * a stale sample is larger still and loses the min. Without a sample younger than two windows
+ * (a CPU idle for 20 ms) the stale clock is returned: the wait reads as the kernel's. */
+static __always_inline __u64 clock_fix(struct colo_cpu_ctx *cc, __u64 rq_now, bool stale_prone)
+{
+	if (!stale_prone && rq_now - cc->clk_sample_rq < CLOCK_SAMPLE_NS)
+		return rq_now;
+	__u64 k = bpf_ktime_get_ns();
+	__s64 off = (__s64)(k - rq_now);
+	__u64 age = k - cc->clk_win_ns;
+
+	cc->clk_sample_rq = rq_now;
+	if (!cc->clk_win_ns || age > CLOCK_WINDOW_NS) {
+		cc->clk_prev_off = cc->clk_win_ns && age <= 2 * CLOCK_WINDOW_NS ? cc->clk_off : off;
+		cc->clk_off = off;
+		cc->clk_win_ns = k;
+	} else if (off < cc->clk_off) {
+		cc->clk_off = off;
+	}
+	if (!stale_prone)
+		return rq_now;
+	__s64 best = cc->clk_off < cc->clk_prev_off ? cc->clk_off : cc->clk_prev_off;
+	__u64 est = k - best;
+	return est > rq_now ? est : rq_now;
+}
+
+/* next's enqueue stamp and cumulative wait (sched_info; rq clock ns). sched_info_arrive(), which
+ * clears last_queued and adds the wait to run_delay, runs after trace_sched_switch. */
+static __always_inline void task_sched_info(struct task_struct *t, bool btf, __u64 *queued,
+					    __u64 *run_delay)
+{
+	if (btf) {
+		*queued = t->sched_info.last_queued;
+		*run_delay = t->sched_info.run_delay;
+		return;
+	}
+	*queued = BPF_CORE_READ(t, sched_info.last_queued);
+	*run_delay = BPF_CORE_READ(t, sched_info.run_delay);
+}
+
+/* Wakeup mode timestamps: bpf_ktime_get_ns() at sched_wakeup and at sched_switch. (The rq clock
+ * read at both ends would measure a preempting wakeup as 0 ns, see rq_clock_now().) */
 static __always_inline int on_wakeup(struct task_struct *t, bool btf)
 {
 	struct colo_task_ctx *tc = task_ctx_get(t, btf, true);
@@ -421,7 +502,11 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		return 0;
 	}
 
-	struct colo_task_ctx *nt = task_ctx_get(next, btf, false);
+	/* sched_info mode has no wakeup program: next's context is created here. The idle task
+	 * (pid 0) is never queued and gets none. */
+	struct colo_task_ctx *nt = NULL;
+	if (!sched_info_delays || task_pid(next, btf))
+		nt = task_ctx_get(next, btf, sched_info_delays);
 	__u64 next_cgid = 0;
 	__u32 next_tier = COLO_TIER_NONE;
 	if (nt)
@@ -429,16 +514,27 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	__u32 prev_tier = cc->cur_tier & COLO_TIER_MASK;
 	cc->cur_tier = next_tier;
 
-	/* The clock is the dearest part (~80 ns in a VM): read it only when something uses it. Slot
-	 * COLO_TIER_NONE of last_run_ns is never read, so an unclassified prev needs no stamp. */
-	__u64 now = 0;
+	/* bpf_ktime_get_ns() is the dearest part (~80 ns in a VM): wakeup mode reads it only when
+	 * something uses it; the rq clock is two loads. Slot COLO_TIER_NONE of last_run_ns is never
+	 * read, so an unclassified prev needs no stamp. */
+	bool prev_runnable = preempt || task_state(prev, btf) == TASK_RUNNING_STATE;
+	__u64 now = 0, rq_now = 0;
+	if (sched_info_delays) {
+		rq_now = rq_clock_now(next, btf);
+		/* untracked tasks on both sides (early exit) need no exact clock */
+		bool stale_prone = prev_runnable || !task_pid(prev, btf);
+		bool used = track_unclassified || next_tier != COLO_TIER_NONE ||
+			    prev_tier != COLO_TIER_NONE;
+		now = clock_fix(cc, rq_now, stale_prone && used);
+	}
 	if (prev_tier != COLO_TIER_NONE) {
-		now = bpf_ktime_get_ns();
+		if (!now)
+			now = bpf_ktime_get_ns();
 		cc->last_run_ns[prev_tier] = now; /* the task leaving the CPU ran until now */
 	}
 
 	/* prev leaves while runnable: it waits again from now (involuntary switch). */
-	if (preempt || task_state(prev, btf) == TASK_RUNNING_STATE) {
+	if (prev_runnable) {
 		struct colo_task_ctx *pt = task_ctx_get(prev, btf, true);
 		__u64 prev_cgid = 0;
 		__u32 prev_task_tier = COLO_TIER_NONE;
@@ -446,12 +542,21 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 			prev_task_tier = task_ident(pt, prev, btf, cfg, &prev_cgid);
 		else
 			prev_cgid = task_cgroup_id(prev, btf);
+		/* sched_info_depart() stamps last_queued = rq_now, which lags by now - rq_now */
+		if (pt && sched_info_delays) {
+			pt->queued_at = rq_now;
+			pt->queued_fix = now - rq_now;
+		}
 		bool track = track_unclassified || prev_task_tier != COLO_TIER_NONE;
 		if (track) {
-			if (!now)
-				now = bpf_ktime_get_ns();
-			if (pt)
-				pt->enq_ns = now;
+			/* sched_info mode: the kernel stamps last_queued itself (sched_info_depart)
+			 */
+			if (!sched_info_delays) {
+				if (!now)
+					now = bpf_ktime_get_ns();
+				if (pt)
+					pt->enq_ns = now;
+			}
 			if (!nt)
 				next_cgid = task_cgroup_id(next, btf);
 			if (prev_cgid) {
@@ -464,20 +569,52 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 			} else {
 				bump(COLO_STAT_READ_ERRORS);
 			}
-		} else if (pt) {
+		} else if (pt && !sched_info_delays) {
 			pt->enq_ns = 0;
 		}
 	}
 
-	if (!nt || !nt->enq_ns)
-		return 0;
-	__u64 enq = nt->enq_ns;
-	nt->enq_ns = 0;
-	if (!now)
-		now = bpf_ktime_get_ns();
-	if (now < enq)
-		return 0;
-	__u64 delay = now - enq;
+	__u64 enq, delay;
+	if (sched_info_delays) {
+		if (!nt)
+			return 0;
+		__u64 run_delay;
+		task_sched_info(next, btf, &enq, &run_delay);
+		if (!enq || enq > rq_now) {
+			bump(COLO_STAT_NO_ENQUEUE_TIME);
+			nt->enq_ns = 0;
+			return 0;
+		}
+		/* A migration while queued ends the wait on the old rq (sched_info_dequeue() adds
+		 * it to run_delay) and restarts last_queued on the new one: the waits run_delay
+		 * gained since this task's last switch-in belong to this delay too. Kept up to date
+		 * for untracked tasks as well, so that a tier given later does not add their past.
+		 */
+		__u64 base = nt->enq_ns;
+		nt->enq_ns = run_delay + (rq_now - enq); /* once sched_info_arrive() has run */
+		__u64 fix = 0;
+		if (nt->queued_fix) {
+			if (nt->queued_at == enq)
+				fix = nt->queued_fix; /* preempted at a stale clock: began later */
+			nt->queued_fix = 0;
+		}
+		if (!track_unclassified && next_tier == COLO_TIER_NONE)
+			return 0;
+		delay = now - enq;
+		delay = delay > fix ? delay - fix : 0;
+		if (base && run_delay >= base)
+			delay += run_delay - base;
+	} else {
+		if (!nt || !nt->enq_ns)
+			return 0;
+		enq = nt->enq_ns;
+		nt->enq_ns = 0;
+		if (!now)
+			now = bpf_ktime_get_ns();
+		if (now < enq)
+			return 0;
+		delay = now - enq;
+	}
 	if (!next_cgid) {
 		bump(COLO_STAT_READ_ERRORS);
 		return 0;
@@ -498,9 +635,12 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	if (next_tier == COLO_TIER_NONE)
 		return 0;
 
+	/* >=: in sched_info mode, when clock_fix() has no recent sample, a lower-tier task
+	 * preempted by this task's wakeup leaves at the rq clock of the wakeup (the skipped
+	 * update, see rq_clock_now()), equal to enq. */
 	bool lower = false;
 	for (__u32 t = COLO_TIER_BE; t < COLO_NR_TIERS; t++) {
-		if (t < next_tier && cc->last_run_ns[t] > enq)
+		if (t < next_tier && cc->last_run_ns[t] >= enq)
 			lower = true;
 	}
 	if (lower)
@@ -514,7 +654,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		bump(COLO_STAT_EVENTS_DROPPED_RATELIMIT);
 		return 0;
 	}
-	emit_latency(next, btf, next_cgid, next_tier, delay, now);
+	emit_latency(next, btf, next_cgid, next_tier, delay,
+		     sched_info_delays ? bpf_ktime_get_ns() : now);
 	return 0;
 }
 

@@ -7,6 +7,8 @@
 # alternating and swapping order each repetition. One ping-pong round trip is 4 scheduler events
 # (2 sched_wakeup + 2 sched_switch), so
 #   ns/event = (usecs/op with - usecs/op without) * 1000 / 4.
+# (With the sched_info delay source, the default where the kernel has it, only the 2
+# sched_switch runs carry a program; ns/event keeps dividing by 4 so figures stay comparable.)
 # Then one more run with kernel.bpf_stats_enabled=1 reads run_time_ns/run_cnt of each program
 # (the loader prints them at exit, as `bpftool prog show` would): the in-program cost, without the
 # tracepoint dispatch. Without perf, colo-pingpong (same ping-pong) is used.
@@ -14,7 +16,8 @@
 # Usage (root): scripts/bench-sched.sh            env: BUILD_DIR (build), REPS (5),
 #               LOOPS (200000), CPU (last CPU), MODE (tp_btf | raw_tp),
 #               LOADER_ARGS (extra colo-bpf-bench flags, e.g. "--track_unclassified=false
-#               --classify_own_cgroup=false" for the early-exit path)
+#               --classify_own_cgroup=false" for the early-exit path, "--wakeup_delays" for
+#               the sched_wakeup delay source)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}

@@ -22,7 +22,7 @@
 
 enum {
 	/* Version of everything in this file; stored in colo_sched_config.abi_version. */
-	COLO_SCHED_ABI_VERSION = 2,
+	COLO_SCHED_ABI_VERSION = 3,
 	/* Default size of the per-cgroup maps (stats, slots, free_slots, tiers, cgroups); the
 	 * loader may resize. */
 	COLO_MAX_CGROUPS = 8192,
@@ -121,6 +121,8 @@ enum colo_sched_stat {
 	COLO_STAT_READ_ERRORS,			/* kernel reads that failed (cgroup id, path) */
 	COLO_STAT_LATENCY_EVENTS,		/* latency events pushed */
 	COLO_STAT_CGROUP_EVENTS,		/* mkdir/rmdir events pushed */
+	COLO_STAT_NO_ENQUEUE_TIME,		/* sched_info mode: a task switched in without a
+						   sane sched_info.last_queued (should stay 0) */
 	COLO_SCHED_NR_STATS,
 };
 
@@ -136,7 +138,7 @@ struct colo_latency_event {
 	__u32 type;	 /* COLO_EVENT_LATENCY */
 	__u32 hierarchy; /* enum colo_hierarchy */
 	__u64 cgroup_id; /* kernfs id (inode) of the task's cgroup */
-	__u64 delay_ns;	 /* wakeup-to-run delay (ns) */
+	__u64 delay_ns;	 /* runnable-to-run delay (ns) */
 	__u64 ts_ns;	 /* bpf_ktime_get_ns() when it started running (CLOCK_MONOTONIC ns) */
 	__u32 pid;	 /* thread id */
 	__u32 cpu;	 /* CPU it started running on */
@@ -157,26 +159,38 @@ COLO_STATIC_ASSERT(sizeof(struct colo_cgroup_event) == 16 + sizeof(struct colo_c
 
 /* Per-task state (task storage; pid-keyed hash in the raw_tp fallback). BPF-private. */
 struct colo_task_ctx {
-	__u64 enq_ns; /* when the task became runnable (CLOCK_MONOTONIC ns), 0 when not waiting */
-	__u64 cgroup_id; /* cached cgroup id of the task, 0 when not read yet */
-	__u64 tier_gen;	 /* config.tier_gen the cached tier was read at */
-	__u32 tier;	 /* cached enum colo_tier */
-	__u32 mig_gen;	 /* cgroup_migrations (low 32 bits) the cached cgroup id was read at */
-	__u32 slot;	 /* cached stats slot + 1 of cgroup_id, 0 when not looked up yet; valid
-			    as long as the cached tier is (same mig_gen and tier_gen) */
-	__u32 pad;	 /* zero */
+	__u64 enq_ns;	  /* wakeup mode: when the task became runnable (CLOCK_MONOTONIC ns), 0 when
+			     not waiting. sched_info mode: the task's sched_info.run_delay (ns) just
+			     after its last switch-in, 0 when not seen yet */
+	__u64 cgroup_id;  /* cached cgroup id of the task, 0 when not read yet */
+	__u64 tier_gen;	  /* config.tier_gen the cached tier was read at */
+	__u32 tier;	  /* cached enum colo_tier */
+	__u32 mig_gen;	  /* cgroup_migrations (low 32 bits) the cached cgroup id was read at */
+	__u32 slot;	  /* cached stats slot + 1 of cgroup_id, 0 when not looked up yet; valid
+			     as long as the cached tier is (same mig_gen and tier_gen) */
+	__u32 pad;	  /* zero */
+	__u64 queued_at;  /* sched_info mode: the rq clock (ns) the kernel stamped as last_queued
+			     when the task was preempted at a stale clock */
+	__u64 queued_fix; /* ... and how far (ns) that clock lagged; 0 when none */
 };
-COLO_STATIC_ASSERT(sizeof(struct colo_task_ctx) == 40, "colo_task_ctx layout");
+COLO_STATIC_ASSERT(sizeof(struct colo_task_ctx) == 56, "colo_task_ctx layout");
 
 /* Per-CPU state (one-entry per-CPU array). BPF-private. */
 struct colo_cpu_ctx {
-	__u64 last_run_ns[COLO_TIER_SLOTS]; /* when (CLOCK_MONOTONIC ns) a task of each tier last
-					       left this CPU */
+	__u64 last_run_ns[COLO_TIER_SLOTS]; /* when a task of each tier last left this CPU (ns,
+					       the delay clock: CLOCK_MONOTONIC in wakeup mode,
+					       this CPU's rq clock in sched_info mode) */
 	__u64 tokens;			    /* rate-limit tokens, in 1e-9 events */
 	__u64 refill_ns;		    /* last token refill (ns) */
 	__u32 cur_tier;			    /* tier of the task running now */
 	__u32 pad;			    /* zero */
+	/* sched_info mode: CLOCK_MONOTONIC minus rq clock (ns), the smallest of the samples of
+	 * the current and the previous window (a stale rq clock makes a sample larger). */
+	__s64 clk_off;
+	__s64 clk_prev_off;
+	__u64 clk_win_ns;    /* CLOCK_MONOTONIC start of the current window (ns), 0 before any */
+	__u64 clk_sample_rq; /* rq clock of the last sample (ns) */
 };
-COLO_STATIC_ASSERT(sizeof(struct colo_cpu_ctx) == 8 * (COLO_TIER_SLOTS + 3), "colo_cpu_ctx layout");
+COLO_STATIC_ASSERT(sizeof(struct colo_cpu_ctx) == 8 * (COLO_TIER_SLOTS + 7), "colo_cpu_ctx layout");
 
 #endif /* COLO_BPF_ABI_SCHED_H */

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "abi/sched.h"
 #include "bpf/libbpf_raii.h"
@@ -271,6 +272,7 @@ struct MapFds {
     c.read_errors = sums[COLO_STAT_READ_ERRORS];
     c.latency_events = sums[COLO_STAT_LATENCY_EVENTS];
     c.cgroup_events = sums[COLO_STAT_CGROUP_EVENTS];
+    c.no_enqueue_time = sums[COLO_STAT_NO_ENQUEUE_TIME];
     return c;
   }
 };
@@ -336,15 +338,22 @@ struct SchedProbe::Impl {
   RingBuffer events;
   MapFds fds;
   ProbeOptions options;
-  const char* mode = "tp_btf";
+  const char* mode = "tp_btf+sched_info";
   bool reused = false;
   // Set only inside consumeEvents().
   const std::function<void(const LatencyEvent&)>* on_latency = nullptr;
   const std::function<void(const CgroupEvent&)>* on_cgroup = nullptr;
 
-  // One load attempt in one attach mode.
+  // One load attempt in one attach mode (program set and delay source).
   static Result<std::unique_ptr<Impl>> loadMode(const ProbeOptions& options, bool btf,
+                                                bool sched_info, int watch_hierarchy_id);
+  // Loads with the sched_info delay source unless options.force_wakeup_delays, or when it does
+  // not load or fails checkSchedInfo(); then with the wakeup programs.
+  static Result<std::unique_ptr<Impl>> loadBest(const ProbeOptions& options, bool btf,
                                                 int watch_hierarchy_id);
+  // sched_info mode: makes ~100 context switches and checks that the switched-in tasks had a
+  // sane sched_info.last_queued (not 0, not ahead of the rq clock).
+  Status checkSchedInfo();
   static int onEvent(void* ctx, void* data, size_t size);
   Status preparePins();
   Status pinNew(const std::vector<bool>& reused_maps);
@@ -371,6 +380,12 @@ std::string pinPath(const std::string& dir, const char* name) { return dir + "/"
 bool isBtfProgram(bpf_program* prog) {
   std::string_view name = bpf_program__name(prog);
   return name.ends_with("_btf");
+}
+
+// sched_wakeup/sched_wakeup_new: only the wakeup delay source needs them.
+bool isWakeupProgram(bpf_program* prog) {
+  std::string_view name = bpf_program__name(prog);
+  return name.starts_with("sched_wakeup");
 }
 
 }  // namespace
@@ -540,7 +555,7 @@ Result<std::unique_ptr<SchedProbe>> SchedProbe::load(const ProbeOptions& options
   }
   Error tp_btf_error;
   if (!options.force_raw_tp) {
-    auto impl = Impl::loadMode(options, true, watch_id);
+    auto impl = Impl::loadBest(options, true, watch_id);
     if (impl) {
       return std::unique_ptr<SchedProbe>(new SchedProbe(std::move(*impl)));
     }
@@ -551,7 +566,7 @@ Result<std::unique_ptr<SchedProbe>> SchedProbe::load(const ProbeOptions& options
     log::warn(kLog, "tp_btf programs unavailable ({}); falling back to raw_tp",
               tp_btf_error.message());
   }
-  auto impl = Impl::loadMode(options, false, watch_id);
+  auto impl = Impl::loadBest(options, false, watch_id);
   if (!impl) {
     if (!tp_btf_error.message().empty()) {
       return fail(impl.error().wrap(fmt::format("tp_btf: {}; raw_tp", tp_btf_error.message())));
@@ -572,12 +587,87 @@ Error withPermissionHint(Error e) {
 
 }  // namespace
 
-Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadMode(const ProbeOptions& options,
+Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadBest(const ProbeOptions& options,
                                                                      bool btf,
+                                                                     int watch_hierarchy_id) {
+  if (!options.force_wakeup_delays) {
+    auto impl = loadMode(options, btf, true, watch_hierarchy_id);
+    Status st = impl ? (*impl)->checkSchedInfo() : Status(fail(impl.error()));
+    if (st) {
+      return impl;
+    }
+    if (st.error().code() == EPERM) {
+      return fail(st.error());
+    }
+    log::warn(kLog, "sched_info delays unavailable ({}); stamping wakeups instead",
+              st.error().message());
+    // Detach before loading again: the second set reuses the pinned maps.
+    if (impl) {
+      (*impl)->events.reset();
+      (*impl)->links.clear();
+      impl->reset();
+    }
+  }
+  return loadMode(options, btf, false, watch_hierarchy_id);
+}
+
+Status SchedProbe::Impl::checkSchedInfo() {
+  auto before = fds.readCounters();
+  if (!before) {
+    return fail(before.error());
+  }
+  // A pipe ping-pong with a second thread: every read blocks, so each round trip switches
+  // both threads in at least once (on the same or another CPU).
+  constexpr int kRounds = 50;
+  int ping[2];
+  int pong[2];
+  if (::pipe(ping) != 0) {
+    return failErrno(errno, "pipe");
+  }
+  if (::pipe(pong) != 0) {
+    int err = errno;
+    ::close(ping[0]);
+    ::close(ping[1]);
+    return failErrno(err, "pipe");
+  }
+  UniqueFd ping_r(ping[0]), ping_w(ping[1]), pong_r(pong[0]), pong_w(pong[1]);
+  std::thread echo([&] {
+    char b = 0;
+    for (int i = 0; i < kRounds; ++i) {
+      if (::read(ping_r.get(), &b, 1) != 1 || ::write(pong_w.get(), &b, 1) != 1) {
+        return;
+      }
+    }
+  });
+  char b = 0;
+  int done = 0;
+  for (; done < kRounds; ++done) {
+    if (::write(ping_w.get(), &b, 1) != 1 || ::read(pong_r.get(), &b, 1) != 1) {
+      break;
+    }
+  }
+  ping_w.reset();  // ends the echo thread if the loop broke off
+  echo.join();
+  auto after = fds.readCounters();
+  if (!after) {
+    return fail(after.error());
+  }
+  uint64_t bad = after->no_enqueue_time - before->no_enqueue_time;
+  if (done < kRounds || bad > kRounds / 2) {
+    return failErrno(EPROTO, fmt::format("{} of {} test round trips; {} switch-ins without a sane "
+                                         "sched_info.last_queued",
+                                         done, kRounds, bad));
+  }
+  return ok();
+}
+
+Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadMode(const ProbeOptions& options,
+                                                                     bool btf, bool sched_info,
                                                                      int watch_hierarchy_id) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->mode = btf ? "tp_btf" : "raw_tp";
+  impl->mode = btf ? (sched_info ? "tp_btf+sched_info" : "tp_btf+wakeup")
+                   : (sched_info ? "raw_tp+sched_info" : "raw_tp+wakeup");
   errno = 0;
   impl->skel = Skeleton<sched_bpf>(sched_bpf__open(), sched_bpf__destroy);
   if (!impl->skel) {
@@ -592,10 +682,12 @@ Result<std::unique_ptr<SchedProbe::Impl>> SchedProbe::Impl::loadMode(const Probe
   skel->rodata->watch_hierarchy_id = watch_hierarchy_id;
   skel->rodata->nr_cpus = static_cast<uint32_t>(ncpus);
   skel->rodata->track_unclassified = options.track_unclassified;
+  skel->rodata->sched_info_delays = sched_info;
 
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, skel->obj) {
-    bpf_program__set_autoload(prog, isBtfProgram(prog) == btf);
+    bpf_program__set_autoload(prog,
+                              isBtfProgram(prog) == btf && !(sched_info && isWakeupProgram(prog)));
   }
   for (bpf_map* m : {skel->maps.stats, skel->maps.slots, skel->maps.free_slots, skel->maps.tiers,
                      skel->maps.cgroups}) {

@@ -92,6 +92,7 @@ struct ProbeCounters {
   uint64_t read_errors = 0;               // kernel reads (cgroup id, path) that failed
   uint64_t latency_events = 0;            // latency events pushed on the ring buffer
   uint64_t cgroup_events = 0;             // mkdir/rmdir events pushed on the ring buffer
+  uint64_t no_enqueue_time = 0;  // sched_info mode: switch-ins without a sane enqueue stamp
 };
 
 // Run-time statistics of one loaded BPF program (kernel.bpf_stats_enabled=1 fills them).
@@ -105,7 +106,10 @@ struct ProbeOptions {
   std::string pin_dir = "/sys/fs/bpf/colo";
   bool pin = true;  // pin maps (a restarted agent reuses them if the ABI matches)
   uint32_t max_cgroups = 8192;
-  bool force_raw_tp = false;                // skip tp_btf (tests exercise the fallback)
+  bool force_raw_tp = false;  // skip tp_btf (tests exercise the fallback)
+  // Stamp wakeups in BPF (sched_wakeup programs, bpf_ktime_get_ns) even where the kernel's own
+  // enqueue stamp (sched_info.last_queued, read at sched_switch) works. See docs/bpf.md.
+  bool force_wakeup_delays = false;
   Hierarchy hierarchy = Hierarchy::kV1Cpu;  // which hierarchy ids are attributed to
   // BPF-side rate limit for latency events: a per-CPU token bucket of max(1, rate / CPUs)
   // events/s holding one second of tokens. 0 suppresses every latency event (still counted).
@@ -133,7 +137,9 @@ class SchedProbe final : public SchedSource {
   static Result<std::unique_ptr<SchedProbe>> load(const ProbeOptions& options);
   ~SchedProbe() override;  // detaches programs; pinned maps stay for coloctl
 
-  const char* attachMode() const;  // "tp_btf" or "raw_tp"
+  // Program set and delay source: "tp_btf+sched_info", "tp_btf+wakeup", "raw_tp+sched_info" or
+  // "raw_tp+wakeup".
+  const char* attachMode() const;
   // True when load() found compatible pinned maps and kept them (stats survived the restart).
   bool reusedPinnedMaps() const;
 

@@ -16,6 +16,8 @@
 #include "common/log.h"
 
 DEFINE_bool(raw_tp, false, "force the raw_tp fallback programs");
+DEFINE_bool(wakeup_delays, false,
+            "force the wakeup delay source (sched_wakeup programs) instead of sched_info");
 DEFINE_bool(pin, false, "pin the maps under --pin_dir");
 DEFINE_string(pin_dir, "/sys/fs/bpf/colo-bench", "pin directory (with --pin)");
 DEFINE_bool(track_unclassified, true, "measure cgroups without a tier too");
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
   options.pin = FLAGS_pin;
   options.pin_dir = FLAGS_pin_dir;
   options.force_raw_tp = FLAGS_raw_tp;
+  options.force_wakeup_delays = FLAGS_wakeup_delays;
   options.track_unclassified = FLAGS_track_unclassified;
   auto mounts = colo::detectCgroupMounts();
   if (mounts && mounts->cpuVersion() == colo::CgroupVersion::kV2) {
@@ -101,9 +104,9 @@ int main(int argc, char** argv) {
   if (auto c = (*probe)->counters()) {
     std::printf(
         "counters: latency_events=%lu dropped_ratelimit=%lu storage_errors=%lu "
-        "read_errors=%lu stats_map_full=%lu\n",
+        "read_errors=%lu stats_map_full=%lu no_enqueue_time=%lu\n",
         c->latency_events, c->events_dropped_ratelimit, c->storage_errors, c->read_errors,
-        c->stats_map_full);
+        c->stats_map_full, c->no_enqueue_time);
   }
   if (auto progs = (*probe)->programStats()) {
     for (const auto& p : *progs) {
