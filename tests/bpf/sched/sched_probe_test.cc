@@ -500,7 +500,7 @@ TEST_F(SchedProbeTest, LatencyEventsAboveTheTierThreshold) {
 
 TEST_F(SchedProbeTest, RateLimitCapsLatencyEvents) {
   // The wakeup delay source, where every wake from idle measures above 1 ns; with sched_info
-  // about 1 % of them still read 0-1 ns (docs/bpf.md). The token bucket is the same code.
+  // up to ~6 % of them still read 0-1 ns (docs/bpf.md). The token bucket is the same code.
   ProbeOptions o = options();
   o.force_wakeup_delays = true;
   ASSERT_TRUE(load(o));
