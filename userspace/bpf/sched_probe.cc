@@ -94,9 +94,11 @@ CgroupRef refOf(const colo_cgroup_key& key) {
 // kernels without batch ops. fn(key, value) is called per entry.
 template <typename K, typename V, typename Fn>
 Status walkHash(int fd, std::string_view what, Fn&& fn) {
-  uint32_t chunk = 256;
-  std::vector<K> keys(chunk);
-  std::vector<V> values(chunk);
+  // Reused across calls (the agent walks the slots hash every tick): allocating and zeroing
+  // them per call was ~7 % of colod's CPU at a 100 ms tick (perf).
+  thread_local std::vector<K> keys(256);
+  thread_local std::vector<V> values(256);
+  auto chunk = static_cast<uint32_t>(keys.size());
   K in_batch{};
   K out_batch{};
   bool first = true;
