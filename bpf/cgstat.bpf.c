@@ -19,7 +19,8 @@
  * two syscalls per container and ~45 % of its CPU; this is one iterator read per tick.
  *
  * Invariants.
- * - One record per visited cgroup, fixed size, so userspace parses whole records only.
+ * - One record per visited cgroup (per visited leaf with leaves_only), fixed size, so userspace
+ *   parses whole records only.
  * - A cgroup whose cpu css is an ancestor's (v2, "cpu" not enabled by its parent) gets flags
  *   without COLO_CGSTAT_HAS_CPU_CSS and zero figures, never its ancestor's figures.
  * - The root task group has no per-CPU entities (tg->se[cpu] == NULL): usage 0, flagged.
@@ -40,6 +41,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader between open and load: libbpf_num_possible_cpus(). */
 const volatile __u32 nr_cpus = 1;
+/* Set by the loader: skip cgroups that have children (the agent wants containers, the leaves of
+ * the kubelet tree; the pod and QoS levels cost as much to read as the containers). */
+const volatile bool leaves_only = false;
 
 /* Reinterprets a kernel pointer as `btf_id` for read-only direct loads (faults read as 0), which
  * cost a plain load each where bpf_probe_read_kernel costs a helper call. */
@@ -82,6 +86,9 @@ int cgstat_iter(struct bpf_iter__cgroup *ctx)
 	int idx;
 
 	if (!cgrp) /* the call after the last cgroup */
+		return 0;
+	/* list_empty(&cgrp->self.children), without a record for a cgroup that has children. */
+	if (leaves_only && (__u64)cgrp->self.children.next != (__u64)&cgrp->self.children)
 		return 0;
 
 	rec.id = cgrp->kn->id;

@@ -181,7 +181,9 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
 
   if (config.bpf_cgroup_iter) {
     std::string root = joinPath(copts.cpu_mount, copts.kubelet_root);
-    if (auto iter = bpf::CgroupStatIter::open(root)) {
+    // Containers are the leaves of the kubelet tree; a container a tier rule names that has
+    // children is read from its files.
+    if (auto iter = bpf::CgroupStatIter::open(root, /*leaves_only=*/true)) {
       impl->bulk_cpu = std::make_unique<IterCpuSource>(std::move(*iter));
       copts.bulk_cpu = impl->bulk_cpu.get();
       log::info(kComponent, "CPU figures: one BPF cgroup-iterator read per tick under {}", root);

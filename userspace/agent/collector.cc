@@ -348,9 +348,9 @@ void Collector::tick(int64_t now_ns) {
   for (auto& [id, c] : containers_) {
     c->seen_this_tick = false;
   }
-  auto stats = source_.readStats();
+  auto stats = source_.readStatsInto(&sched_buf_);
   if (stats) {
-    for (const bpf::CgroupSchedStats& s : *stats) {
+    for (const bpf::CgroupSchedStats& s : sched_buf_) {
       if (s.cgroup.hierarchy != hierarchy()) {
         continue;
       }

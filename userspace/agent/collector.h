@@ -139,6 +139,7 @@ class Collector {
   std::unordered_map<uint64_t, std::unique_ptr<Container>> containers_;  // by cgroup id
   std::unordered_map<std::string, uint64_t> by_path_;
   std::vector<const Container*> order_;  // containers_ sorted by cgroup path, for snapshot()
+  std::vector<bpf::CgroupSchedStats> sched_buf_;  // BPF figures, reused tick to tick
   bool order_dirty_ = true;
   AgentStats stats_;
   std::string health_problem_;

@@ -45,7 +45,8 @@ CgroupStatIter::~CgroupStatIter() = default;
 
 const std::string& CgroupStatIter::dir() const { return state_->dir; }
 
-Result<std::unique_ptr<CgroupStatIter>> CgroupStatIter::open(const std::string& cgroup_dir) {
+Result<std::unique_ptr<CgroupStatIter>> CgroupStatIter::open(const std::string& cgroup_dir,
+                                                             bool leaves_only) {
   auto state = std::make_unique<State>();
   state->dir = cgroup_dir;
   state->cgroup_fd.reset(::open(cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -80,6 +81,7 @@ Result<std::unique_ptr<CgroupStatIter>> CgroupStatIter::open(const std::string& 
     return failErrno(errno, "open the cgstat BPF skeleton");
   }
   state->skel->rodata->nr_cpus = static_cast<uint32_t>(ncpus);
+  state->skel->rodata->leaves_only = leaves_only;
   if (int rc = cgstat_bpf__load(state->skel.get()); rc != 0) {
     return failErrno(-rc, fmt::format("load the iter/cgroup program (needs Linux 6.2+ with BTF; "
                                       "libbpf's log above says why){}; {}",

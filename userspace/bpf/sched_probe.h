@@ -125,6 +125,15 @@ class SchedSource {
  public:
   virtual ~SchedSource() = default;
   virtual Result<std::vector<CgroupSchedStats>> readStats() = 0;
+  // readStats into *out (replaced), reusing its storage: the agent's per-tick call.
+  virtual Status readStatsInto(std::vector<CgroupSchedStats>* out) {
+    auto stats = readStats();
+    if (!stats) {
+      return fail(stats.error());
+    }
+    *out = std::move(*stats);
+    return ok();
+  }
   virtual Status setTier(CgroupRef cgroup, Tier tier) = 0;
   // Drops the cgroup's stats and tier entries (container gone).
   virtual Status forget(CgroupRef cgroup) = 0;
@@ -144,6 +153,7 @@ class SchedProbe final : public SchedSource {
   bool reusedPinnedMaps() const;
 
   Result<std::vector<CgroupSchedStats>> readStats() override;
+  Status readStatsInto(std::vector<CgroupSchedStats>* out) override;
   Status setTier(CgroupRef cgroup, Tier tier) override;
   Status forget(CgroupRef cgroup) override;
   Status setThreshold(Tier tier, uint64_t threshold_ns) override;

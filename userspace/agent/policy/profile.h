@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "agent/policy/config.h"
 #include "agent/policy/snapshot.h"
@@ -48,7 +49,7 @@ class ProfileStore {
     uint64_t seen = 0;  // tick generation it was last seen in
   };
   ContainerProfile build(const std::string& id, const Entry& e, const PolicyConfig& cfg) const;
-  std::map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry> entries_;  // by container id (JSON sorts the keys)
   uint64_t generation_ = 0;
 };
 
