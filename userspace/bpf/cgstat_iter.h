@@ -44,7 +44,7 @@ class CgroupStatIter {
   // the walk still visits the others, but reads and writes nothing for them (about half the
   // cost per read at one pod per container), and only leaves count against the size limit.
   static Result<std::unique_ptr<CgroupStatIter>> open(const std::string& cgroup_dir,
-                                                       bool leaves_only = false);
+                                                      bool leaves_only = false);
 
   ~CgroupStatIter();
   CgroupStatIter(const CgroupStatIter&) = delete;
