@@ -39,6 +39,8 @@ usage: $0 [options]
   --quick                  --reps 1 --duration 3 (a smoke run; figures meaningless)
   --out DIR                results directory (default /tmp/colo-bench-interference-<utc time>)
   --build-dir DIR          where colod is built (default build)
+  --client-in-ls           run the load generator as an LS pod under kubepods/burstable instead of
+                           in its own cgroup beside kubepods (see docs/BENCHMARKS.md)
   --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod,colod-budget
                            (default: all but colod-budget)
   --be-cpu N               stress-ng --cpu instances (default: number of online CPUs)
@@ -64,6 +66,7 @@ NCPU=$(nproc)
 BE_CPU=$NCPU
 BE_STREAM=1
 CLIENT_CPU=$((NCPU - 1))
+CLIENT_IN_LS=0
 PACE_FRACTION=0.5
 RATE=""
 REDIS_PACED_CLIENTS=2
@@ -84,6 +87,7 @@ while [[ $# -gt 0 ]]; do
     --be-cpu) BE_CPU=$2; shift 2 ;;
     --be-stream) BE_STREAM=$2; shift 2 ;;
     --client-cpu) CLIENT_CPU=$2; shift 2 ;;
+    --client-in-ls) CLIENT_IN_LS=1; shift ;;
     --pace-fraction) PACE_FRACTION=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
     --redis-paced-clients) REDIS_PACED_CLIENTS=$2; shift 2 ;;
@@ -149,9 +153,13 @@ LS_CTR=$LS_POD/$(printf 'a%.0s' {1..64})
 BE_POD=kubepods/besteffort/pod1a2b3c4d-0000-4000-8000-00000000b001
 BE_CTR=$BE_POD/$(printf 'b%.0s' {1..64})
 CLIENT=client
+# --client-in-ls: the load generator runs as a second LS pod (a co-located LS client service)
+# instead of in its own cgroup beside kubepods, so colod protects it like any LS container.
+((CLIENT_IN_LS)) && CLIENT=kubepods/burstable/podclient/client
 DRIVER=driver # this script and its helpers (python, date, ...), so the bench tree cannot starve it
 # parents before children
 CGS=(kubepods kubepods/burstable "$LS_POD" "$LS_CTR" kubepods/besteffort "$BE_POD" "$BE_CTR" "$CLIENT" "$DRIVER")
+((CLIENT_IN_LS)) && CGS=(kubepods kubepods/burstable "$LS_POD" "$LS_CTR" kubepods/besteffort "$BE_POD" "$BE_CTR" kubepods/burstable/podclient "$CLIENT" "$DRIVER")
 # where this script started, per mount, to return there before the tree is removed
 declare -A ORIG_CG=()
 ALL_CPUS=$(cat /sys/devices/system/cpu/online)
@@ -571,7 +579,8 @@ fi
 {
   echo "Interference benchmark, $(date -u +%Y-%m-%dT%H:%MZ): kernel $(uname -r), $NCPU CPUs, cgroup v$CGV;"
   echo "$REPS rep(s) x ${DURATION}s per arm, arms interleaved in random order; BE = stress-ng --cpu $BE_CPU (matrixprod) + --stream $BE_STREAM;"
-  echo "client pinned to CPU $CLIENT_CPU in its own cgroup outside kubepods; colod tick ${COLOD_TICK_MS} ms,"
+  if ((CLIENT_IN_LS)); then echo "client pinned to CPU $CLIENT_CPU as an LS pod ($CLIENT); colod tick ${COLOD_TICK_MS} ms,"; else
+    echo "client pinned to CPU $CLIENT_CPU in its own cgroup outside kubepods; colod tick ${COLOD_TICK_MS} ms,"; fi
   if ((COLOD_HAS_POLICY)); then echo "colod with its policy engine and enforcement (policy: defaults);"; else
     echo "colod WITHOUT enforcement (this colod build has no policy engine: the colod arm is the k8s arm plus an observing colod);"; fi
   echo "load average at start: $START_LOAD, at end: $(cut -d' ' -f1-3 /proc/loadavg); took $(($(date +%s) - START_T)) s."
