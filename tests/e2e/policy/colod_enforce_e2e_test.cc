@@ -521,6 +521,11 @@ TEST_F(ColodEnforceE2e, LatencyGuardSqueezesBeWhenLsSuffersAndReleasesAfter) {
   // tree, or the probe never goes calm: as scripts/bench-kmods.sh does.
   ASSERT_TRUE(fs_.writeFile(file("cpu", "", v2() ? "cpu.weight" : "cpu.shares"),
                             v2() ? "10000" : "262144"));
+  // The probe's pod at the lowest weight (as kubelet gives a pod with a tiny CPU request):
+  // a probe that sleeps 1 ms between wakeups otherwise often preempts the hog at once under
+  // EEVDF (it wakes with lag to spare), waits ~100 µs, and the guard has nothing to see.
+  ASSERT_TRUE(
+      fs_.writeFile(file("cpu", kLsPod, v2() ? "cpu.weight" : "cpu.shares"), v2() ? "1" : "2"));
   auto be_hog = tree_->spawn(kBe, {"sh", "-c", "while :; do :; done"});
   ASSERT_TRUE(be_hog);
   auto probe = tree_->spawn(kLs, {WAKEUP_BIN, "--cpu", std::to_string(cpu), "--interval-us", "1000",
