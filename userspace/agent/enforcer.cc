@@ -144,9 +144,13 @@ void Enforcer::onTick(const Snapshot& snap, const AgentStats& stats, int64_t now
   } else {
     signals_.failed("bpf-stats", now_ns);
   }
-  policy::NodeSnapshot ns = buildNodeSnapshot(snap, node, signals_.health(now_ns), now_ns);
-  ns.latency_events = std::move(pending_events_);
+  policy::NodeSnapshot& ns = node_snapshot_;  // rebuilt in place each tick
+  fillNodeSnapshot(snap, node, signals_.health(now_ns), now_ns, &ns);
+  ns.latency_events.swap(pending_events_);
   pending_events_.clear();
+  ns.be_idle_class = false;
+  ns.cgroupfs_writable = true;
+  ns.cgroupfs_error.clear();
   if (backend_) {
     // The backend writes cpu.idle=1 on every BE pod where the kernel has it.
     ns.be_idle_class = features_.cpu_idle;

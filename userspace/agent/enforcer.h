@@ -87,6 +87,7 @@ class Enforcer {
   std::unique_ptr<kmods::Backend> backend_;
   executor::RestoreReport reconcile_;
   NodeSampler sampler_;
+  policy::NodeSnapshot node_snapshot_;  // the engine's input, rebuilt in place each tick
   SignalTracker signals_;
   uint64_t last_read_errors_ = 0;
   std::vector<policy::LatencyEvent> pending_events_;

@@ -208,41 +208,61 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
 policy::NodeSnapshot buildNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
                                        std::vector<policy::SignalHealth> signals, int64_t now_ns) {
   policy::NodeSnapshot s;
+  fillNodeSnapshot(agent, node, std::move(signals), now_ns, &s);
+  return s;
+}
+
+void fillNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
+                      std::vector<policy::SignalHealth> signals, int64_t now_ns,
+                      policy::NodeSnapshot* out) {
+  policy::NodeSnapshot& s = *out;
   s.now_ns = now_ns;
   s.cpu_count = node.cpu_count;
   s.online_cpus = node.online_cpus;
-  if (node.mem) {
-    s.memory_total_bytes = node.mem->total_bytes;
-    s.memory_available_bytes = node.mem->available_bytes;
-  }
+  s.memory_total_bytes = node.mem ? node.mem->total_bytes : 0;
+  s.memory_available_bytes = node.mem ? node.mem->available_bytes : 0;
   s.memory_psi_some_avg10 = node.mem_psi_some_avg10;
   s.memory_psi_full_avg10 = node.mem_psi_full_avg10;
   double containers_cores = 0;
-  s.containers.reserve(agent.containers.size());
+  size_t n = 0;
   for (const ContainerView& c : agent.containers) {
     if (c.tier == bpf::Tier::kNone) {
       continue;
     }
-    policy::ContainerSample cs;
-    cs.id = c.id;
-    cs.cgroup = c.cgroup;
+    if (n == s.containers.size()) {
+      s.containers.emplace_back();
+    }
+    policy::ContainerSample& cs = s.containers[n++];
+    // Reset every field but keep the strings' storage: assigning into them allocates nothing
+    // once the container set is stable.
+    std::string id = std::move(cs.id), cgroup = std::move(cs.cgroup),
+                pod_cgroup = std::move(cs.pod_cgroup);
+    cs = policy::ContainerSample{};
+    cs.id = std::move(id);
+    cs.cgroup = std::move(cgroup);
+    cs.pod_cgroup = std::move(pod_cgroup);
+    cs.id.assign(c.id);
+    cs.cgroup.assign(c.cgroup);
+    cs.pod_cgroup.clear();
     if (!c.pod_uid.empty()) {
       size_t slash = c.cgroup.rfind('/');
-      cs.pod_cgroup =
-          slash == std::string::npos || slash == 0 ? c.cgroup : c.cgroup.substr(0, slash);
+      if (slash == std::string::npos || slash == 0) {
+        cs.pod_cgroup.assign(c.cgroup);
+      } else {
+        cs.pod_cgroup.assign(c.cgroup, 0, slash);
+      }
     }
     cs.tier = static_cast<policy::Tier>(static_cast<uint8_t>(c.tier));
     cs.cpu_usage_cores = c.have_cpu ? c.usage_cores : 0;
     cs.throttled_ratio = c.have_cpu ? c.throttled_pct / 100.0 : 0;
     cs.runq_p99_ns = c.p99_ns.value_or(0);
     containers_cores += cs.cpu_usage_cores;
-    s.containers.push_back(std::move(cs));
   }
+  s.containers.resize(n);
   double node_cores = node.cpu_usage_cores.value_or(containers_cores);
   s.node_cpu_usage_cores = node_cores;
   s.system_cpu_usage_cores = std::max(0.0, node_cores - containers_cores);
   s.signals = std::move(signals);
-  return s;
 }
 
 }  // namespace colo::agent

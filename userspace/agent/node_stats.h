@@ -81,5 +81,10 @@ class NodeSampler {
 // usage minus the containers' (at least 0).
 policy::NodeSnapshot buildNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
                                        std::vector<policy::SignalHealth> signals, int64_t now_ns);
+// The same into *out, reusing its containers' storage (the agent's per-tick call). Sets the
+// fields above; the caller's own (latency events, cgroupfs health, be_idle_class) are left.
+void fillNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
+                      std::vector<policy::SignalHealth> signals, int64_t now_ns,
+                      policy::NodeSnapshot* out);
 
 }  // namespace colo::agent
