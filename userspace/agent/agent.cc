@@ -179,7 +179,12 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
   log::info(kComponent, "BPF probe attached ({}), maps pinned at {}", impl->probe->attachMode(),
             config.pin_dir);
 
-  if (config.bpf_cgroup_iter) {
+  if (!config.bpf_cgroup_iter && version == CgroupVersion::kV2) {
+    log::info(kComponent,
+              "CPU figures: cgroup files per container (the BPF cgroup iterator is on by default "
+              "on cgroup v1 only until verified on v2; bpf.cgroup_iter: true turns it on)");
+  }
+  if (config.bpf_cgroup_iter.value_or(version == CgroupVersion::kV1)) {
     std::string root = joinPath(copts.cpu_mount, copts.kubelet_root);
     // Containers are the leaves of the kubelet tree; a container a tier rule names that has
     // children is read from its files.

@@ -35,8 +35,9 @@ struct AgentConfig {
   uint32_t bpf_events_per_sec = 1000;
   bool bpf_force_raw_tp = false;
   // Read every container's CPU figures in one BPF cgroup-iterator read per tick (bpf/cgstat);
-  // false, or a kernel without it, reads cpu.stat/cpuacct.usage per container.
-  bool bpf_cgroup_iter = true;
+  // false, or a kernel without it, reads cpu.stat/cpuacct.usage per container. Unset: on for
+  // cgroup v1, where it is tested against cpuacct.usage; off for v2 until it is verified there.
+  std::optional<bool> bpf_cgroup_iter;
 
   // Enforcement (docs/agent.md, "Enforcement"). The policy engine runs when the file has a
   // `policy:` section (or `enforce: true`); `enforce` then defaults to true. enforce=false runs

@@ -24,7 +24,7 @@ DEFINE_string(log_level, "info", "debug, info, warn or error");
 DEFINE_bool(force_raw_tp, false, "attach raw_tp programs even where tp_btf works");
 DEFINE_bool(cgroup_iter, true,
             "read containers' CPU figures with one BPF cgroup-iterator read per tick (false: "
-            "cpu.stat/cpuacct.usage per container)");
+            "cpu.stat/cpuacct.usage per container); when not given: on for cgroup v1, off for v2");
 DEFINE_string(state_dir, "/var/lib/colo", "executor journal and lock (enforcement)");
 DEFINE_bool(enforce, true,
             "write cgroup knobs when the policy engine runs (default: true with a policy: "

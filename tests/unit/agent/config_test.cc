@@ -40,6 +40,7 @@ bpf:
   max_cgroups: 16384
   events_per_sec: 500
   force_raw_tp: true
+  cgroup_iter: false
 )",
                        "test.yaml");
   ASSERT_TRUE(c) << c.error().message();
@@ -63,6 +64,10 @@ bpf:
   EXPECT_EQ(c->bpf_max_cgroups, 16384u);
   EXPECT_EQ(c->bpf_events_per_sec, 500u);
   EXPECT_TRUE(c->bpf_force_raw_tp);
+  EXPECT_EQ(c->bpf_cgroup_iter, std::optional<bool>(false));
+  auto d = parseConfig("", "empty.yaml");
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->bpf_cgroup_iter) << "unset: colod decides by cgroup version";
 }
 
 // Every bad value is reported with the file and the key it came from.
@@ -98,6 +103,7 @@ TEST(ConfigTest, EachBadKeyIsNamed) {
       {"bpf: {max_cgroups: 1}", "bpf.max_cgroups: must be between 64 and 1048576, got 1"},
       {"bpf: {events_per_sec: 0}", "bpf.events_per_sec: must be between 1 and 1000000"},
       {"bpf: {force_raw_tp: maybe}", "bpf.force_raw_tp: must be true or false"},
+      {"bpf: {cgroup_iter: 2}", "bpf.cgroup_iter: must be true or false"},
       {"bpf: {ringbuf: 1}", "bpf.ringbuf: unknown key"},
       {"tick_ms: 100\ntick_ms: 200", "tick_ms: given twice"},
       {"- a\n- b", "the document must be a map"},
