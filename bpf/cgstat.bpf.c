@@ -11,6 +11,8 @@
  *   member of struct task_group):
  *   - throttling: tg->cfs_bandwidth.{nr_periods, nr_throttled, throttled_time}, the figures
  *     cpu.stat prints (v1: nr_periods, nr_throttled, throttled_time; v2: throttled_usec * 1000);
+ *   - the CPU limit: tg->cfs_bandwidth.{quota, period} as millicores (cpu.max; v1
+ *     cfs_quota_us / cfs_period_us), 0 when the quota is RUNTIME_INF (no limit);
  *   - usage: the sum over possible CPUs of tg->se[cpu]->sum_exec_runtime, the runtime of the
  *     group's fair-class scheduling entities. It tracks cpuacct.usage (v1) for groups whose
  *     tasks are all SCHED_OTHER/BATCH/IDLE; RT and deadline time is not in it.
@@ -116,6 +118,13 @@ int cgstat_iter(struct bpf_iter__cgroup *ctx)
 		rec.nr_periods = tg->cfs_bandwidth.nr_periods;
 		rec.nr_throttled = tg->cfs_bandwidth.nr_throttled;
 		rec.throttled_ns = tg->cfs_bandwidth.throttled_time;
+		/* The group's own CPU limit; RUNTIME_INF (~0) when it has none. */
+		__u64 quota = tg->cfs_bandwidth.quota;
+		__s64 period = tg->cfs_bandwidth.period;
+		if (quota != ~0ULL && period > 0) {
+			__u64 m = quota * 1000 / (__u64)period;
+			rec.limit_mcpu = m > 0xffffffffULL ? 0xffffffffU : (__u32)m;
+		}
 	}
 out:
 	bpf_seq_write(seq, &rec, sizeof(rec));

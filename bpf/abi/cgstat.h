@@ -21,7 +21,7 @@
 
 enum {
 	/* Version of everything in this file; in every record's `version` byte. */
-	COLO_CGSTAT_ABI_VERSION = 1,
+	COLO_CGSTAT_ABI_VERSION = 2,
 	/* Most possible CPUs summed per cgroup; the loader refuses machines with more. */
 	COLO_CGSTAT_MAX_CPUS = 4096,
 };
@@ -48,7 +48,8 @@ struct colo_cgstat_record {
 	__u8 version;	    /* COLO_CGSTAT_ABI_VERSION */
 	__u8 flags;	    /* enum colo_cgstat_flags */
 	__u16 level;	    /* cgrp->level: depth below the hierarchy root (root = 0) */
-	__u32 pad;	    /* zero */
+	__u32 limit_mcpu;   /* tg->cfs_bandwidth quota / period in millicores (cpu.max,
+			       cfs_quota_us / cfs_period_us); 0: no limit */
 };
 COLO_STATIC_ASSERT(sizeof(struct colo_cgstat_record) == 40, "colo_cgstat_record layout");
 

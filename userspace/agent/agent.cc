@@ -75,7 +75,12 @@ class IterCpuSource final : public BulkCpuSource {
     }
     for (const auto& f : figures_) {
       if (f.has_cpu_css && !f.partial) {
-        fn(f.id, CpuStat{f.usage_ns, f.nr_periods, f.nr_throttled, f.throttled_ns});
+        CpuStat st{f.usage_ns, f.nr_periods, f.nr_throttled, f.throttled_ns};
+        st.limit_known = true;
+        if (f.limit_mcpu != 0) {
+          st.limit_cores = f.limit_mcpu / 1000.0;
+        }
+        fn(f.id, st);
       }
     }
     return ok();

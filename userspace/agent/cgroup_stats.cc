@@ -47,7 +47,59 @@ Result<uint64_t> parseU64(std::string_view text) {
   return v;
 }
 
+// Trims trailing newlines and spaces.
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+Result<int64_t> parseI64(std::string_view text) {
+  text = trimmed(text);
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return failInvalid(fmt::format("not a number: '{}'", text));
+  }
+  return v;
+}
+
 }  // namespace
+
+Result<std::optional<double>> parseCpuMax(std::string_view text) {
+  text = trimmed(text);
+  size_t sp = text.find(' ');
+  if (sp == std::string_view::npos) {
+    return failInvalid(fmt::format("cpu.max: expected '<quota|max> <period>', got '{}'", text));
+  }
+  auto period = parseI64(text.substr(sp + 1));
+  if (!period || *period <= 0) {
+    return failInvalid(fmt::format("cpu.max: bad period in '{}'", text));
+  }
+  std::string_view quota = text.substr(0, sp);
+  if (quota == "max") {
+    return std::optional<double>();
+  }
+  auto q = parseI64(quota);
+  if (!q || *q <= 0) {
+    return failInvalid(fmt::format("cpu.max: bad quota in '{}'", text));
+  }
+  return std::optional<double>(static_cast<double>(*q) / static_cast<double>(*period));
+}
+
+Result<std::optional<double>> parseCfsLimit(std::string_view quota_us, std::string_view period_us) {
+  auto q = parseI64(quota_us);
+  auto p = parseI64(period_us);
+  if (!q || !p || *p <= 0) {
+    return failInvalid(fmt::format("cfs_quota_us/cfs_period_us: bad values '{}' / '{}'",
+                                   trimmed(quota_us), trimmed(period_us)));
+  }
+  if (*q < 0) {
+    return std::optional<double>();  // -1: no limit
+  }
+  return std::optional<double>(static_cast<double>(*q) / static_cast<double>(*p));
+}
 
 Result<CpuStat> parseCpuStatV2(std::string_view text) {
   CpuStat out;

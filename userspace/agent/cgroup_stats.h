@@ -15,7 +15,16 @@ struct CpuStat {
   uint64_t nr_periods = 0;
   uint64_t nr_throttled = 0;
   uint64_t throttled_ns = 0;
+  // The cgroup's own CPU limit (cores), when this reading carries it (limit_known); nullopt
+  // inside: no limit.
+  bool limit_known = false;
+  std::optional<double> limit_cores;
 };
+
+// CPU limit in cores from v2 cpu.max: "max 100000" -> nullopt, "150000 100000" -> 1.5.
+Result<std::optional<double>> parseCpuMax(std::string_view text);
+// The same from v1 cpu.cfs_quota_us ("-1": none) and cpu.cfs_period_us.
+Result<std::optional<double>> parseCfsLimit(std::string_view quota_us, std::string_view period_us);
 
 // v2 cpu.stat: usage_usec, nr_periods, nr_throttled, throttled_usec (converted to ns).
 // EINVAL when usage_usec is missing.

@@ -302,9 +302,39 @@ bool Collector::readCpu(Container& c, int64_t now_ns) {
     }
     return true;
   }
+  if (c.limit_reads++ % kLimitEveryTicks == 0) {
+    readLimit(c, &*stat);
+  }
   applyCpu(c, *stat, now_ns);
   readPsi(c);
   return true;
+}
+
+void Collector::readLimit(Container& c, CpuStat* stat) {
+  const std::string dir = joinPath(options_.cpu_mount, c.view.cgroup);
+  Result<std::optional<double>> limit = failInvalid("unread");
+  if (options_.version == CgroupVersion::kV2) {
+    auto text = readCgroupFile(dir + "/cpu.max", &c.quota_fd);
+    limit = text ? parseCpuMax(*text) : Result<std::optional<double>>(fail(text.error()));
+  } else {
+    auto quota = readCgroupFile(dir + "/cpu.cfs_quota_us", &c.quota_fd);
+    auto period = readCgroupFile(dir + "/cpu.cfs_period_us", &c.period_fd);
+    if (quota && period) {
+      limit = parseCfsLimit(*quota, *period);
+    } else {
+      limit = fail(quota ? period.error() : quota.error());
+    }
+  }
+  if (!limit) {
+    // No bandwidth files (CFS bandwidth not built in): no limit colod could relieve; a vanished
+    // cgroup is caught by the cpu.stat read.
+    if (!isGone(limit.error()) && read_log_.allow()) {
+      log::warn(kComponent, "read CPU limit of {}: {}", c.view.cgroup, limit.error().message());
+    }
+    return;
+  }
+  stat->limit_known = true;
+  stat->limit_cores = *limit;
 }
 
 void Collector::applyCpu(Container& c, const CpuStat& stat, int64_t now_ns) {
@@ -316,6 +346,9 @@ void Collector::applyCpu(Container& c, const CpuStat& stat, int64_t now_ns) {
     uint64_t throttled = counterDelta(v.cpu.nr_throttled, stat.nr_throttled);
     v.throttled_pct =
         periods == 0 ? 0.0 : 100.0 * static_cast<double>(throttled) / static_cast<double>(periods);
+  }
+  if (stat.limit_known) {
+    v.cpu_limit_cores = stat.limit_cores;
   }
   v.cpu = stat;
   v.have_cpu = true;

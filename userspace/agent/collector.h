@@ -105,6 +105,8 @@ class Collector {
     uint64_t window_version = ~uint64_t{0};  // window.version() the view's figures come from
     bool seen_this_tick = false;
     bool bulk_this_tick = false;         // CPU figures came from the bulk source this tick
+    uint32_t limit_reads = 0;            // file path: the limit is re-read every kLimitEveryTicks
+    UniqueFd quota_fd, period_fd;        // file path: cpu.cfs_quota_us + cfs_period_us, or cpu.max
     UniqueFd stat_fd, usage_fd, psi_fd;  // cache_fds: cpu.stat, cpuacct.usage, cpu.pressure
     explicit Container(uint32_t window_ticks) : window(window_ticks) {}
   };
@@ -125,6 +127,10 @@ class Collector {
   void remove(uint64_t id);
   // Reads the cgroup files of `c`; false when the cgroup vanished.
   bool readCpu(Container& c, int64_t now_ns);
+  // Reads `c`'s CPU limit files into *stat (cpu.max, or cfs_quota_us + cfs_period_us); limits
+  // change rarely, so the file path does it every kLimitEveryTicks ticks per container.
+  void readLimit(Container& c, CpuStat* stat);
+  static constexpr uint32_t kLimitEveryTicks = 10;
   // Takes in `stat` (from a file or the bulk source) as `c`'s figures at `now_ns`.
   void applyCpu(Container& c, const CpuStat& stat, int64_t now_ns);
   // Reads cpu.pressure unless known to be absent.

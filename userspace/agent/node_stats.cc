@@ -256,6 +256,7 @@ void fillNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
     cs.cpu_usage_cores = c.have_cpu ? c.usage_cores : 0;
     cs.throttled_ratio = c.have_cpu ? c.throttled_pct / 100.0 : 0;
     cs.runq_p99_ns = c.p99_ns.value_or(0);
+    cs.cpu_limit_cores = c.cpu_limit_cores;
     containers_cores += cs.cpu_usage_cores;
   }
   s.containers.resize(n);

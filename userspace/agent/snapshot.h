@@ -31,7 +31,8 @@ struct ContainerView {
   double usage_cores = 0;
   double throttled_pct = 0;
   CpuStat cpu;
-  std::optional<Pressure> psi;  // nullopt where the kernel offers no cpu.pressure here
+  std::optional<double> cpu_limit_cores;  // its own CFS limit; nullopt: none (or not read yet)
+  std::optional<Pressure> psi;            // nullopt where the kernel offers no cpu.pressure here
 
   // Run-queue figures (BPF). Cumulative unless named delta/window.
   uint64_t runq_count = 0;

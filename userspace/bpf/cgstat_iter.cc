@@ -147,6 +147,7 @@ Status CgroupStatIter::read(std::vector<CgroupCpuFigures>* out) {
       f.usage_ns = rec.usage_ns;
       f.nr_periods = rec.nr_periods;
       f.nr_throttled = rec.nr_throttled;
+      f.limit_mcpu = rec.limit_mcpu;
       f.throttled_ns = rec.throttled_ns;
       f.level = rec.level;
       f.has_cpu_css = (rec.flags & COLO_CGSTAT_HAS_CPU_CSS) != 0;

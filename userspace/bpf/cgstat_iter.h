@@ -25,6 +25,7 @@ struct CgroupCpuFigures {
   uint64_t nr_throttled = 0;  // periods in which the group was throttled (cpu.stat)
   uint64_t throttled_ns = 0;  // time throttled (ns; cpu.stat throttled_time, v2 throttled_usec)
   uint32_t level = 0;         // depth below the hierarchy root (the root is 0)
+  uint32_t limit_mcpu = 0;    // the group's own CFS quota / period, millicores; 0: no limit
   // false: the cgroup has no cpu controller state of its own (v2 with "cpu" not enabled by its
   // parent); every figure above is then 0, not an ancestor's.
   bool has_cpu_css = false;

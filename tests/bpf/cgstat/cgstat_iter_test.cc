@@ -256,10 +256,12 @@ TEST_F(CgroupStatIterTest, ThrottledFiguresMatchCpuStat) {
   EXPECT_GE(f->throttled_ns / resolution, lo.throttled_ns / resolution);
   EXPECT_LE(f->throttled_ns / resolution, hi.throttled_ns / resolution);
   EXPECT_GT(f->throttled_ns, 0u);
+  EXPECT_EQ(f->limit_mcpu, 200u) << "20 ms of quota per 100 ms period is 200 millicores";
 
-  // Unlimited siblings report no throttling.
+  // Unlimited siblings report no throttling and no limit.
   auto busy = find(all, inodeOf(dir("busy")));
   ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->limit_mcpu, 0u);
   EXPECT_EQ(busy->nr_throttled, 0u);
   EXPECT_EQ(busy->throttled_ns, 0u);
 }

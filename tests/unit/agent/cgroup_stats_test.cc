@@ -36,6 +36,18 @@ TEST(CgroupStatsTest, V1CpuStatAndCpuacct) {
   EXPECT_FALSE(parseCpuStatV1("nr_periods\n", "1\n"));
 }
 
+TEST(CgroupStatsTest, CpuLimits) {
+  EXPECT_EQ(*parseCpuMax("150000 100000\n"), std::optional<double>(1.5));
+  EXPECT_EQ(*parseCpuMax("max 100000\n"), std::nullopt);
+  EXPECT_FALSE(parseCpuMax("150000\n"));
+  EXPECT_FALSE(parseCpuMax("abc 100000\n"));
+  EXPECT_FALSE(parseCpuMax("150000 0\n"));
+  EXPECT_EQ(*parseCfsLimit("50000\n", "100000\n"), std::optional<double>(0.5));
+  EXPECT_EQ(*parseCfsLimit("-1\n", "100000\n"), std::nullopt);
+  EXPECT_FALSE(parseCfsLimit("x\n", "100000\n"));
+  EXPECT_FALSE(parseCfsLimit("50000\n", "0\n"));
+}
+
 TEST(CgroupStatsTest, Pressure) {
   auto p = parsePressure(
       "some avg10=1.50 avg60=0.84 avg300=1.78 total=14332811\n"

@@ -730,6 +730,48 @@ TEST(CollectorTest, BulkSourceReplacesFileReadsAndFallsBackPerContainer) {
   EXPECT_EQ(col.stats().containers_vanished, 1u);
 }
 
+TEST(CollectorTest, CpuLimitsFromFilesEveryTenTicksAndFromTheBulkSource) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  fs.put(joinPath(kCpu, kLsPath) + "/cpu.cfs_quota_us", "50000\n");
+  fs.put(joinPath(kCpu, kLsPath) + "/cpu.cfs_period_us", "100000\n");
+  fs.put(joinPath(kCpu, kBePath) + "/cpu.cfs_quota_us", "-1\n");
+  fs.put(joinPath(kCpu, kBePath) + "/cpu.cfs_period_us", "100000\n");
+  FakeSched sched;
+  Collector col(fs, sched, v1Options());
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  auto snap = col.snapshot();
+  EXPECT_EQ(find(*snap, kLsPath)->cpu_limit_cores, std::optional<double>(0.5));
+  EXPECT_FALSE(find(*snap, kBePath)->cpu_limit_cores) << "-1: no limit";
+  EXPECT_FALSE(find(*snap, kGPath)->cpu_limit_cores) << "no bandwidth files: none";
+  // Changed limits are seen within kLimitEveryTicks ticks, not at once.
+  fs.put(joinPath(kCpu, kLsPath) + "/cpu.cfs_quota_us", "150000\n");
+  col.tick(2 * kSec);
+  EXPECT_EQ(find(*col.snapshot(), kLsPath)->cpu_limit_cores, std::optional<double>(0.5));
+  for (int i = 0; i < 10; ++i) {
+    col.tick((3 + i) * kSec);
+  }
+  EXPECT_EQ(find(*col.snapshot(), kLsPath)->cpu_limit_cores, std::optional<double>(1.5));
+
+  // The bulk source carries the limit every tick.
+  FakeBulk bulk;
+  CollectorOptions o = v1Options();
+  o.bulk_cpu = &bulk;
+  Collector bcol(fs, sched, o);
+  ASSERT_TRUE(bcol.start());
+  CpuStat limited{kSec, 10, 1, 1000};
+  limited.limit_known = true;
+  limited.limit_cores = 0.25;
+  bulk.figures[inodeOf(fs, kBePath)] = limited;
+  bcol.tick(kSec);
+  EXPECT_EQ(find(*bcol.snapshot(), kBePath)->cpu_limit_cores, std::optional<double>(0.25));
+  limited.limit_cores.reset();  // the limit was removed
+  bulk.figures[inodeOf(fs, kBePath)] = limited;
+  bcol.tick(2 * kSec);
+  EXPECT_FALSE(find(*bcol.snapshot(), kBePath)->cpu_limit_cores);
+}
+
 TEST(CollectorTest, SnapshotReuseOverwritesInPlaceAndKeepsPathOrder) {
   FakeFs fs;
   buildV1Tree(fs);

@@ -150,7 +150,10 @@ TEST(NodeStatsTest, BuildsNodeSnapshotWithPodCgroupsAndSystemUsage) {
   node.mem = MemInfo{1000, 400};
   node.mem_psi_some_avg10 = 1.0;
 
+  agent.containers[1].cpu_limit_cores = 2.5;
   auto s = buildNodeSnapshot(agent, node, {{"proc-stat", 5, 0}}, 77);
+  EXPECT_FALSE(s.containers[0].cpu_limit_cores);
+  EXPECT_EQ(s.containers[1].cpu_limit_cores, std::optional<double>(2.5)) << "the engine's input";
   EXPECT_EQ(s.now_ns, 77);
   ASSERT_EQ(s.containers.size(), 2u);
   EXPECT_EQ(s.containers[0].tier, policy::Tier::kBE);
