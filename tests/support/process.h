@@ -2,10 +2,13 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,5 +53,64 @@ inline pid_t spawnLogged(const std::string& binary, const std::vector<std::strin
   posix_spawn_file_actions_destroy(&fa);
   return pid;
 }
+
+// A child started with spawnLogged and reaped by its owner. The destructor stops one still
+// running: kKill at once, or kTermThenKill (SIGTERM, up to 20 s to exit, then SIGKILL) for a
+// process that must get the chance to clean up (colod restores its knobs on SIGTERM).
+class Child {
+ public:
+  enum class Stop { kKill, kTermThenKill };
+  Child(const std::string& binary, const std::vector<std::string>& args,
+        const std::string& log_path, Stop stop, bool append_log = false)
+      : stop_(stop) {
+    pid_ = spawnLogged(binary, args, log_path, append_log);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ <= 0 || exited_) {
+      return;
+    }
+    if (stop_ == Stop::kTermThenKill) {
+      ::kill(pid_, SIGTERM);
+      if (waitExit(std::chrono::seconds(20))) {
+        return;
+      }
+    }
+    killHard();
+  }
+  pid_t pid() const { return pid_; }
+  bool running() {
+    if (exited_) {
+      return false;
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      status_ = status;
+      return false;
+    }
+    return true;
+  }
+  // Waits up to `limit` for the process to exit; its wait status, or nullopt.
+  std::optional<int> waitExit(std::chrono::milliseconds limit) {
+    pollUntil([&] { return !running(); }, limit);
+    if (!exited_) {
+      return std::nullopt;
+    }
+    return status_;
+  }
+  void killHard() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+    exited_ = true;
+  }
+
+ private:
+  Stop stop_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
 
 }  // namespace colo::test

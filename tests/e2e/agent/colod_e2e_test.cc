@@ -51,43 +51,9 @@ std::string slurp(const std::string& path) {
 }
 
 // The colod subprocess; killed (SIGKILL) if still running when destroyed.
-class Colod {
- public:
-  Colod(const std::vector<std::string>& args, const std::string& log_path) {
-    pid_ = test::spawnLogged(COLOD_BIN, args, log_path);
-  }
-  ~Colod() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  bool running() {
-    if (exited_) {
-      return false;
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      status_ = status;
-      return false;
-    }
-    return true;
-  }
-  // Waits up to `limit` for the process to exit; its wait status, or nullopt.
-  std::optional<int> waitExit(std::chrono::milliseconds limit) {
-    pollUntil([&] { return !running(); }, limit);
-    if (!exited_) {
-      return std::nullopt;
-    }
-    return status_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
+struct Colod : test::Child {
+  Colod(const std::vector<std::string>& args, const std::string& log_path)
+      : Child(COLOD_BIN, args, log_path, Stop::kKill) {}
 };
 
 class ColodE2eTest : public ::testing::Test {

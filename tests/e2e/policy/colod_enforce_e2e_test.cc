@@ -83,50 +83,10 @@ std::set<int> cpuList(const std::string& text) {
   return out;
 }
 
-class Colod {
- public:
-  Colod(const std::vector<std::string>& args, const std::string& log_path) {
-    pid_ = test::spawnLogged(COLOD_BIN, args, log_path, /*append=*/true);
-  }
-  ~Colod() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGTERM);  // let it restore the knobs; SIGKILL if it hangs
-      if (!waitExit(seconds(20))) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-      }
-    }
-  }
-  pid_t pid() const { return pid_; }
-  bool running() {
-    if (exited_) {
-      return false;
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      status_ = status;
-      return false;
-    }
-    return true;
-  }
-  std::optional<int> waitExit(milliseconds limit) {
-    pollUntil([&] { return !running(); }, limit);
-    if (!exited_) {
-      return std::nullopt;
-    }
-    return status_;
-  }
-  void killHard() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
-    exited_ = true;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
+// colod started by a test; on scope exit SIGTERM (it restores its knobs), SIGKILL if it hangs.
+struct Colod : test::Child {
+  Colod(const std::vector<std::string>& args, const std::string& log_path)
+      : Child(COLOD_BIN, args, log_path, Stop::kTermThenKill, /*append_log=*/true) {}
 };
 
 class ColodEnforceE2e : public ::testing::Test {
