@@ -110,50 +110,39 @@ measure() {
   echo "$pct $rss $hwm $watched $writes"
 }
 
-if [[ -n ${COLOD_BEFORE:-} ]]; then
-  # Side by side: this build's colod and an earlier one (COLOD_BEFORE=path), alternating REPS
-  # times on the same tree.
-  [[ -x $COLOD_BEFORE ]] || { echo "no colod at $COLOD_BEFORE" >&2; exit 1; }
-  REPS=${REPS:-3}
-  now=() before=()
-  for ((r = 1; r <= REPS; r++)); do
-    now+=("$(measure | cut -d' ' -f1)")
-    before+=("$(BIN=$COLOD_BEFORE measure | cut -d' ' -f1)")
+# side_by_side LABEL_A LABEL_B BIN_B [ARGS_B...]: REPS runs of colod as built (A) alternating
+# with REPS runs of BIN_B (empty: the same colod) with ARGS_B, on the same tree, so the
+# machine's other load hits both alike; prints per-rep CPU and the median paired ratio A/B.
+side_by_side() {
+  local label_a=$1 label_b=$2 bin_b=$3 r
+  shift 3
+  local a=() b=()
+  for ((r = 1; r <= ${REPS:-3}; r++)); do
+    a+=("$(measure | cut -d' ' -f1)")
+    b+=("$(BIN=$bin_b measure "$@" | cut -d' ' -f1)")
   done
   echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-  python3 - "${now[*]}" "${before[*]}" <<'PY'
+  python3 - "$label_a" "$label_b" "${a[*]}" "${b[*]}" <<'PY'
 import statistics, sys
-a = [float(x) for x in sys.argv[1].split()]
-b = [float(x) for x in sys.argv[2].split()]
+la, lb = sys.argv[1], sys.argv[2]
+a = [float(x) for x in sys.argv[3].split()]
+b = [float(x) for x in sys.argv[4].split()]
 r = [x / y for x, y in zip(a, b)]
-print("colod CPU, %% of a core, per rep: this build %s; before %s" % (
-    " ".join("%.2f" % x for x in a), " ".join("%.2f" % x for x in b)))
-print("median: this build %.2f %%, before %.2f %%; ratio median %.2f (%.2f-%.2f)" % (
-    statistics.median(a), statistics.median(b), statistics.median(r), min(r), max(r)))
+print("colod CPU, %% of a core, per rep: %s %s; %s %s" % (
+    la, " ".join("%.2f" % x for x in a), lb, " ".join("%.2f" % x for x in b)))
+print("median: %s %.2f %%, %s %.2f %%; %s/%s ratio median %.2f (%.2f-%.2f)" % (
+    la, statistics.median(a), lb, statistics.median(b), la, lb, statistics.median(r), min(r),
+    max(r)))
 PY
+}
+
+if [[ -n ${COLOD_BEFORE:-} ]]; then
+  [[ -x $COLOD_BEFORE ]] || { echo "no colod at $COLOD_BEFORE" >&2; exit 1; }
+  side_by_side "this build" before "$COLOD_BEFORE"
   exit 0
 fi
-
 if [[ ${COMPARE_ITER:-0} == 1 ]]; then
-  # Side by side: colod with the BPF cgroup iterator (default) and with --cgroup_iter=false,
-  # alternating REPS times, so the machine's other load hits both alike.
-  REPS=${REPS:-3}
-  iter=() files=()
-  for ((r = 1; r <= REPS; r++)); do
-    iter+=("$(measure | cut -d' ' -f1)")
-    files+=("$(measure --cgroup_iter=false | cut -d' ' -f1)")
-  done
-  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-  python3 - "${iter[*]}" "${files[*]}" <<'PY'
-import statistics, sys
-it = [float(x) for x in sys.argv[1].split()]
-fi = [float(x) for x in sys.argv[2].split()]
-ratios = [a / b for a, b in zip(it, fi)]
-print("colod CPU, %% of a core, per rep: iterator %s; files %s" % (
-    " ".join("%.2f" % x for x in it), " ".join("%.2f" % x for x in fi)))
-print("median: iterator %.2f %%, files %.2f %%; iterator/files ratio median %.2f (%.2f-%.2f)" % (
-    statistics.median(it), statistics.median(fi), statistics.median(ratios), min(ratios), max(ratios)))
-PY
+  side_by_side iterator files "" --cgroup_iter=false
   exit 0
 fi
 
