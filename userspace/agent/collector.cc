@@ -127,6 +127,7 @@ bool Collector::add(const std::string& rel, const Found& found, uint64_t expecte
   }
   auto c = std::make_unique<Container>(options_.window_ticks);
   ContainerView& v = c->view;
+  v.serial = ++next_serial_;
   v.cgroup = rel;
   v.cgroup_id = *id;
   v.tier = found.tier;
@@ -473,7 +474,13 @@ std::shared_ptr<Snapshot> Collector::snapshot(std::shared_ptr<Snapshot> reuse) {
   // allocation per container per tick once the set is stable.
   snap->containers.resize(order_.size());
   for (size_t i = 0; i < order_.size(); ++i) {
-    snap->containers[i] = order_[i]->view;
+    ContainerView& dst = snap->containers[i];
+    const ContainerView& src = order_[i]->view;
+    if (dst.serial == src.serial) {
+      static_cast<ContainerFigures&>(dst) = src;  // same container: its identity is there
+    } else {
+      dst = src;
+    }
   }
   snap->stats = stats_;
   snap->health_problem = health_problem_;

@@ -148,6 +148,7 @@ class Collector {
   std::vector<bpf::CgroupSchedStats> sched_buf_;  // BPF figures, reused tick to tick
   bool order_dirty_ = true;
   AgentStats stats_;
+  uint64_t next_serial_ = 0;  // ContainerView::serial of the last container added
   std::string health_problem_;
   log::RateLimit read_log_{std::chrono::seconds(10)};
   log::RateLimit bpf_log_{std::chrono::seconds(10)};

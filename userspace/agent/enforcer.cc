@@ -160,18 +160,20 @@ void Enforcer::onTick(const Snapshot& snap, const AgentStats& stats, int64_t now
       ns.cgroupfs_error = h.reason.empty() ? h.last_error : h.reason;
     }
   }
-  std::optional<kmods::EnforcementPlan> plan;
+  bool have_plan = false;
   bool reapply = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    plan = engine_->onTick(ns);
+    const kmods::EnforcementPlan* plan = engine_->onTick(ns);
+    have_plan = plan != nullptr;
     reapply = !plan || !applied_ || !samePlan(*plan, *applied_) ||
               now_ns - applied_at_ns_ >= options_.reapply_interval_ns;
     if (plan && reapply) {
       applied_at_ns_ = now_ns;
+      tick_plan_ = *plan;  // copied into the storage of the last one: no allocation
     }
   }
-  if (!plan) {
+  if (!have_plan) {
     // Frozen: nothing is written. A frozen executor thaws by a probe write; give it one per
     // tick by re-applying the last plan (it refuses all but its probe).
     if (backend_ && !executor_->writable()) {
@@ -187,7 +189,7 @@ void Enforcer::onTick(const Snapshot& snap, const AgentStats& stats, int64_t now
     return;
   }
   if (reapply) {
-    apply(*plan, false);
+    apply(tick_plan_, false);
   }
 }
 

@@ -91,6 +91,7 @@ class Enforcer {
   SignalTracker signals_;
   uint64_t last_read_errors_ = 0;
   std::vector<policy::LatencyEvent> pending_events_;
+  kmods::EnforcementPlan tick_plan_;  // this tick's plan when it is applied (tick thread only)
 
   mutable std::mutex mu_;  // guards everything below
   std::unique_ptr<policy::Engine> engine_;

@@ -140,7 +140,12 @@ std::vector<policy::SignalHealth> SignalTracker::health(int64_t now_ns) const {
 }
 
 NodeSampler::NodeSampler(const FileSystem& fs, std::string proc_root, std::string sys_root)
-    : fs_(fs), proc_root_(std::move(proc_root)), sys_root_(std::move(sys_root)) {
+    : fs_(fs),
+      stat_path_(proc_root + "/stat"),
+      meminfo_path_(proc_root + "/meminfo"),
+      psi_path_(proc_root + "/pressure/memory"),
+      online_path_(sys_root + "/devices/system/cpu/online"),
+      possible_path_(sys_root + "/devices/system/cpu/possible") {
   long hz = ::sysconf(_SC_CLK_TCK);
   if (hz > 0) {
     user_hz_ = hz;
@@ -149,8 +154,8 @@ NodeSampler::NodeSampler(const FileSystem& fs, std::string proc_root, std::strin
 
 NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals) {
   Reading r;
-  auto stat = fs_.readFileKept(proc_root_ + "/stat", &stat_fd_);
-  Result<CpuTimes> times = stat ? parseProcStat(*stat) : Result<CpuTimes>(fail(stat.error()));
+  auto stat = fs_.readFileKeptInto(stat_path_, &stat_fd_, &buf_);
+  Result<CpuTimes> times = stat ? parseProcStat(buf_) : Result<CpuTimes>(fail(stat.error()));
   if (times) {
     signals->ok("proc-stat", now_ns);
     if (last_cpu_ && now_ns > last_cpu_ns_ && times->busy >= last_cpu_->busy) {
@@ -163,8 +168,8 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
   } else {
     signals->failed("proc-stat", now_ns);
   }
-  auto mem = fs_.readFileKept(proc_root_ + "/meminfo", &meminfo_fd_);
-  Result<MemInfo> mi = mem ? parseMemInfo(*mem) : Result<MemInfo>(fail(mem.error()));
+  auto mem = fs_.readFileKeptInto(meminfo_path_, &meminfo_fd_, &buf_);
+  Result<MemInfo> mi = mem ? parseMemInfo(buf_) : Result<MemInfo>(fail(mem.error()));
   if (mi) {
     signals->ok("meminfo", now_ns);
     r.mem = *mi;
@@ -172,8 +177,8 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
     signals->failed("meminfo", now_ns);
   }
   if (!psi_absent_) {
-    auto psi = fs_.readFileKept(proc_root_ + "/pressure/memory", &psi_fd_);
-    Result<Pressure> p = psi ? parsePressure(*psi) : Result<Pressure>(fail(psi.error()));
+    auto psi = fs_.readFileKeptInto(psi_path_, &psi_fd_, &buf_);
+    Result<Pressure> p = psi ? parsePressure(buf_) : Result<Pressure>(fail(psi.error()));
     if (p) {
       r.mem_psi_some_avg10 = p->some_avg10;
       r.mem_psi_full_avg10 = p->full_avg10;
@@ -181,15 +186,15 @@ NodeSampler::Reading NodeSampler::sample(int64_t now_ns, SignalTracker* signals)
       psi_absent_ = true;  // no PSI (or psi=0): the memory guard uses MemAvailable alone
     }
   }
-  auto online = fs_.readFileKept(sys_root_ + "/devices/system/cpu/online", &online_fd_);
+  auto online = fs_.readFileKeptInto(online_path_, &online_fd_, &buf_);
   if (online) {
-    if (auto l = parseCpuListText(*online)) {
+    if (auto l = parseCpuListText(buf_)) {
       r.online_cpus = std::move(*l);
     }
   }
-  auto possible = fs_.readFileKept(sys_root_ + "/devices/system/cpu/possible", &possible_fd_);
+  auto possible = fs_.readFileKeptInto(possible_path_, &possible_fd_, &buf_);
   if (possible) {
-    if (auto l = parseCpuListText(*possible)) {
+    if (auto l = parseCpuListText(buf_)) {
       r.cpu_count = static_cast<int>(l->size());
     }
   }
@@ -233,23 +238,27 @@ void fillNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
       s.containers.emplace_back();
     }
     policy::ContainerSample& cs = s.containers[n++];
-    // Reset every field but keep the strings' storage: assigning into them allocates nothing
-    // once the container set is stable.
+    // Reset every field but keep the strings: the same container (serial) in this slot as last
+    // tick keeps them as they are, another one assigns into their storage.
+    const uint64_t serial = cs.serial;
     std::string id = std::move(cs.id), cgroup = std::move(cs.cgroup),
                 pod_cgroup = std::move(cs.pod_cgroup);
     cs = policy::ContainerSample{};
     cs.id = std::move(id);
     cs.cgroup = std::move(cgroup);
     cs.pod_cgroup = std::move(pod_cgroup);
-    cs.id.assign(c.id);
-    cs.cgroup.assign(c.cgroup);
-    cs.pod_cgroup.clear();
-    if (!c.pod_uid.empty()) {
-      size_t slash = c.cgroup.rfind('/');
-      if (slash == std::string::npos || slash == 0) {
-        cs.pod_cgroup.assign(c.cgroup);
-      } else {
-        cs.pod_cgroup.assign(c.cgroup, 0, slash);
+    cs.serial = c.serial;
+    if (c.serial == 0 || serial != c.serial) {
+      cs.id.assign(c.id);
+      cs.cgroup.assign(c.cgroup);
+      cs.pod_cgroup.clear();
+      if (!c.pod_uid.empty()) {
+        size_t slash = c.cgroup.rfind('/');
+        if (slash == std::string::npos || slash == 0) {
+          cs.pod_cgroup.assign(c.cgroup);
+        } else {
+          cs.pod_cgroup.assign(c.cgroup, 0, slash);
+        }
       }
     }
     cs.tier = static_cast<policy::Tier>(static_cast<uint8_t>(c.tier));

@@ -66,14 +66,14 @@ class NodeSampler {
 
  private:
   const FileSystem& fs_;
-  std::string proc_root_;
-  std::string sys_root_;
+  std::string stat_path_, meminfo_path_, psi_path_, online_path_, possible_path_;
   std::optional<CpuTimes> last_cpu_;
   int64_t last_cpu_ns_ = 0;
   long user_hz_ = 100;
   bool psi_absent_ = false;
-  // Kept open across ticks (FileSystem::readFileKept).
+  // Kept open across ticks and read into one reused buffer (FileSystem::readFileKeptInto).
   UniqueFd stat_fd_, meminfo_fd_, psi_fd_, online_fd_, possible_fd_;
+  std::string buf_;
 };
 
 // policy::NodeSnapshot from colod's snapshot and the node reading. Containers without a tier are

@@ -16,16 +16,10 @@
 
 namespace colo::agent {
 
-struct ContainerView {
-  std::string id;       // container id, or the cgroup path outside Kubernetes
-  std::string name;     // "pod<uid>/<id>", or the cgroup path
-  std::string pod_uid;  // "" outside Kubernetes
-  std::string qos;      // guaranteed | burstable | besteffort | ""
-  std::string runtime;  // containerd | crio | docker | ""
-  bpf::Tier tier = bpf::Tier::kNone;
-  std::string cgroup;  // relative to the cpu hierarchy root
-  uint64_t cgroup_id = 0;
-
+// What the ticks measure of a container: every member of ContainerView that changes from tick to
+// tick lives here. Collector::snapshot copies these every tick and the identity (ContainerView's
+// own members, fixed for a container's life) only when the slot held another container.
+struct ContainerFigures {
   // CPU (cgroup files). usage_cores/throttled_pct cover the last tick; the rest is cumulative.
   bool have_cpu = false;  // false until the first successful read
   double usage_cores = 0;
@@ -47,6 +41,20 @@ struct ContainerView {
   uint64_t waited_behind_lower_delta = 0;
   uint64_t over_threshold = 0;
   uint64_t latency_events = 0;  // ring-buffer latency events received for this cgroup
+};
+
+struct ContainerView : ContainerFigures {
+  std::string id;       // container id, or the cgroup path outside Kubernetes
+  std::string name;     // "pod<uid>/<id>", or the cgroup path
+  std::string pod_uid;  // "" outside Kubernetes
+  std::string qos;      // guaranteed | burstable | besteffort | ""
+  std::string runtime;  // containerd | crio | docker | ""
+  bpf::Tier tier = bpf::Tier::kNone;
+  std::string cgroup;  // relative to the cpu hierarchy root
+  uint64_t cgroup_id = 0;
+  // The collector's number for this container (from 1, never reused): the members above are
+  // the same in every view with the same serial.
+  uint64_t serial = 0;
 };
 
 // Agent self figures, cumulative since start unless noted.

@@ -48,32 +48,58 @@ Result<std::string> RealFs::readFile(const std::string& path) const {
 }
 
 Result<std::string> RealFs::readFileKept(const std::string& path, UniqueFd* cache) const {
+  std::string out;
+  if (auto st = readFileKeptInto(path, cache, &out); !st) {
+    return fail(st.error());
+  }
+  return out;
+}
+
+Status RealFs::readFileKeptInto(const std::string& path, UniqueFd* cache, std::string* out) const {
   if (!cache->valid()) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
-        return readFile(path);  // out of descriptors: still correct, only slower
+        // Out of descriptors: still correct, only slower.
+        auto r = readFile(path);
+        if (!r) {
+          return fail(r.error());
+        }
+        out->assign(*r);
+        return ok();
       }
       return failErrno(errno, "open " + path);
     }
     cache->reset(fd);
   }
-  std::string out;
-  char buf[4096];
+  size_t len = 0;
   for (;;) {
-    ssize_t n = ::pread(cache->get(), buf, sizeof(buf), static_cast<off_t>(out.size()));
+    // Read into the string's own storage; grow it only when a read could not fit.
+    size_t want = std::max<size_t>(out->capacity(), 4096);
+    if (want - len < 512) {
+      want *= 2;
+    }
+    ssize_t n = 0;
+    int err = 0;
+    out->resize_and_overwrite(want, [&](char* p, size_t cap) {
+      n = ::pread(cache->get(), p + len, cap - len, static_cast<off_t>(len));
+      if (n < 0) {
+        err = errno;
+        return len;
+      }
+      return len + static_cast<size_t>(n);
+    });
     if (n < 0) {
-      if (errno == EINTR) {
+      if (err == EINTR) {
         continue;
       }
-      int err = errno;
       cache->reset();
       return failErrno(err, "read " + path);
     }
     if (n == 0) {
-      return out;
+      return ok();
     }
-    out.append(buf, static_cast<size_t>(n));
+    len += static_cast<size_t>(n);
   }
 }
 

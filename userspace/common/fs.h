@@ -29,6 +29,18 @@ class FileSystem {
     (void)cache;
     return readFile(path);
   }
+  // readFileKept into *out, reusing its storage: no allocation per call once *out has grown to
+  // the file's size (an allocation per read of a >1 KiB proc file every tick made malloc
+  // consolidate its free lists each time: ~7 % of colod's CPU, measured).
+  virtual Status readFileKeptInto(const std::string& path, UniqueFd* cache,
+                                  std::string* out) const {
+    auto r = readFileKept(path, cache);
+    if (!r) {
+      return fail(r.error());
+    }
+    out->assign(*r);
+    return ok();
+  }
   // Writes `data` in one write(2) call, as cgroupfs requires.
   virtual Status writeFile(const std::string& path, std::string_view data) = 0;
   // Names of the subdirectories of `path`, sorted.
@@ -42,6 +54,8 @@ class RealFs final : public FileSystem {
  public:
   Result<std::string> readFile(const std::string& path) const override;
   Result<std::string> readFileKept(const std::string& path, UniqueFd* cache) const override;
+  Status readFileKeptInto(const std::string& path, UniqueFd* cache,
+                          std::string* out) const override;
   Status writeFile(const std::string& path, std::string_view data) override;
   Result<std::vector<std::string>> listDirs(const std::string& path) const override;
   Result<uint64_t> inode(const std::string& path) const override;

@@ -442,6 +442,25 @@ Status Executor::write(const std::string& path, const std::string& value,
   return st;
 }
 
+Result<std::string> Executor::readKnobLocked(const std::string& path) {
+  auto it = kept_.find(path);
+  if (it == kept_.end()) {
+    if (kept_.size() >= kMaxKeptFds) {
+      kept_.clear();  // the knobs in use reopen on their next read
+    }
+    it = kept_.try_emplace(path).first;
+  } else if (auto r = fs_.readFileKept(path, &it->second)) {
+    return r;
+  } else {
+    it->second.reset();
+  }
+  auto r = fs_.readFileKept(path, &it->second);
+  if (!r) {
+    kept_.erase(it);
+  }
+  return r;
+}
+
 Status Executor::writeLocked(const std::string& path, const std::string& value,
                              const std::string& reason, bool restoring) {
   if (!restoring && health_.frozen) {
@@ -452,7 +471,7 @@ Status Executor::writeLocked(const std::string& path, const std::string& value,
     // One probe write per interval: its success thaws the executor.
     next_probe_ns_ = t + options_.freeze_probe_interval_ns;
   }
-  auto cur = fs_.readFile(path);
+  auto cur = readKnobLocked(path);
   if (!cur) {
     if (cur.error().code() == ENOENT) {
       ++health_.vanished;
@@ -534,7 +553,7 @@ Status Executor::writeLocked(const std::string& path, const std::string& value,
   if (auto st = fs_.writeFile(path, value.empty() ? "\n" : value); !st) {
     return finish_failed(st.error(), !restoring);
   }
-  auto got = fs_.readFile(path);
+  auto got = readKnobLocked(path);
   if (!got) {
     return finish_failed(got.error().wrap("verify " + path), !restoring);
   }
@@ -614,11 +633,13 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
         ++report.vanished;
         ++health_.vanished;
         baseline_.erase(path);
+        kept_.erase(path);
         continue;
       }
       if (cur && knobMatches(path, old, *cur)) {
         ++(widened.count(path) != 0 ? report.restored : report.already);
         baseline_.erase(path);
+        kept_.erase(path);
         continue;
       }
       Status st = writeLocked(path, old, reason, true);
@@ -632,9 +653,11 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
       if (st) {
         ++report.restored;
         baseline_.erase(path);
+        kept_.erase(path);
       } else if (st.error().code() == ENOENT) {
         ++report.vanished;
         baseline_.erase(path);
+        kept_.erase(path);
       } else {
         last_error[path] = st.error().message();
         again.push_back(path);
@@ -659,9 +682,11 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
       report.notes.push_back(path + ": restored as the parent's cpus " + cpus +
                              " (the kernel refuses an empty cpuset on a populated cgroup)");
       baseline_.erase(path);
+      kept_.erase(path);
     } else if (st.error().code() == ENOENT) {
       ++report.vanished;
       baseline_.erase(path);
+      kept_.erase(path);
     } else {
       report.errors.push_back(st.error().message());
     }

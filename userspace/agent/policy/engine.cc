@@ -42,7 +42,8 @@ Engine::Engine(const PolicyConfig& cfg) : cfg_(cfg), guard_(cfg), capacity_(cfg.
   controllers_ = {&lsr_, &suppression_, &guard_, &relief_, &memory_};
 }
 
-kmods::EnforcementPlan Engine::finalize(const PlanDraft& draft, kmods::EnforcementPlan plan) const {
+void Engine::finalize(const PlanDraft& draft, kmods::EnforcementPlan* out) const {
+  kmods::EnforcementPlan& plan = *out;
   const PoolLayout& layout = pools_.layout();
   std::vector<int> candidates = draft.beCandidates(layout);
   const int have = static_cast<int>(candidates.size());
@@ -64,15 +65,14 @@ kmods::EnforcementPlan Engine::finalize(const PlanDraft& draft, kmods::Enforceme
     q = std::min(q, static_cast<double>(n));
     plan.be_quota_cores = std::max(q, static_cast<double>(floor_cpus));
   }
-  return plan;
 }
 
-std::optional<kmods::EnforcementPlan> Engine::onTick(const NodeSnapshot& snap) {
+const kmods::EnforcementPlan* Engine::onTick(const NodeSnapshot& snap) {
   ticks_++;
   bool was_frozen = freeze_.frozen();
   if (freeze_.evaluate(snap, cfg_.freeze)) {
     frozen_ticks_++;
-    return std::nullopt;
+    return nullptr;
   }
 
   const PoolLayout& layout = pools_.allocate(snap, cfg_);
@@ -88,6 +88,11 @@ std::optional<kmods::EnforcementPlan> Engine::onTick(const NodeSnapshot& snap) {
   }
 
   PlanDraft draft;
+  // Built in the storage of the plan before last: the containers are mostly the same ones, so
+  // their strings are assigned into buffers of the right size.
+  kmods::EnforcementPlan& plan = draft.plan;
+  plan.cgroups = std::move(spare_plan_.cgroups);
+  spare_plan_ = {};
   if (was_frozen) {
     // The pressure samples from before the freeze are stale: start the windows afresh.
     guard_.resetWindows();
@@ -96,8 +101,14 @@ std::optional<kmods::EnforcementPlan> Engine::onTick(const NodeSnapshot& snap) {
   for (const auto& s : layout.shortfalls) {
     draft.plan.reasons.push_back(fmt::format("pools: {}", s));
   }
-  for (const auto& c : snap.containers) {
-    draft.plan.cgroups.push_back(kmods::PlanCgroup{c.id, c.cgroup, c.pod_cgroup, c.tier});
+  plan.cgroups.resize(snap.containers.size());
+  for (size_t i = 0; i < snap.containers.size(); ++i) {
+    const ContainerSample& c = snap.containers[i];
+    kmods::PlanCgroup& pc = plan.cgroups[i];
+    pc.id.assign(c.id);
+    pc.cgroup.assign(c.cgroup);
+    pc.pod_cgroup.assign(c.pod_cgroup);
+    pc.tier = c.tier;
   }
   for (Controller* c : controllers_) {
     if (c == &guard_) {
@@ -111,11 +122,14 @@ std::optional<kmods::EnforcementPlan> Engine::onTick(const NodeSnapshot& snap) {
   capacity_.update(snap, layout, cfg_);
   profiles_.update(snap, cfg_);
 
-  kmods::EnforcementPlan plan = finalize(draft, std::move(draft.plan));
+  finalize(draft, &plan);
+  if (last_plan_) {
+    spare_plan_ = std::move(*last_plan_);
+  }
+  last_plan_ = std::move(plan);
   draft.plan = {};  // the event path needs only the intermediate figures
   last_draft_ = std::move(draft);
-  last_plan_ = plan;
-  return plan;
+  return &*last_plan_;
 }
 
 std::optional<kmods::EnforcementPlan> Engine::onLatencyEvent(Tier tier, uint64_t delay_ns,
@@ -143,7 +157,8 @@ std::optional<kmods::EnforcementPlan> Engine::onLatencyEvent(Tier tier, uint64_t
   if (!changed) {
     return std::nullopt;
   }
-  kmods::EnforcementPlan plan = finalize(*last_draft_, *last_plan_);
+  kmods::EnforcementPlan plan = *last_plan_;
+  finalize(*last_draft_, &plan);
   if (plan.be_cpus == last_plan_->be_cpus && plan.be_quota_cores == last_plan_->be_quota_cores) {
     return std::nullopt;  // e.g. already at the floor
   }

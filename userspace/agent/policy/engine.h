@@ -58,9 +58,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // One tick. Returns the plan to enforce, or nullopt while frozen: apply nothing then (the
-  // reasons are in status()).
-  std::optional<kmods::EnforcementPlan> onTick(const NodeSnapshot& snap);
+  // One tick. Returns the plan to enforce (lastPlan(), valid until the next call of onTick or
+  // onLatencyEvent), or nullptr while frozen: apply nothing then (the reasons are in status()).
+  // The plan is built in the storage of the one before last: no allocation per container.
+  const kmods::EnforcementPlan* onTick(const NodeSnapshot& snap);
   // One ring-buffer event (an LS-family task waited delay_ns). Returns a new plan when the
   // event changed the BE cpuset or quota (latency-guard squeeze, or an LSR event taking lent
   // CPUs back); nullopt otherwise, before the first tick, and while frozen.
@@ -89,7 +90,7 @@ class Engine {
   std::string prometheusText() const;
 
  private:
-  kmods::EnforcementPlan finalize(const PlanDraft& draft, kmods::EnforcementPlan plan) const;
+  void finalize(const PlanDraft& draft, kmods::EnforcementPlan* plan) const;
 
   PolicyConfig cfg_;
   FreezeGuard freeze_;
@@ -104,6 +105,7 @@ class Engine {
   ProfileStore profiles_;
   std::optional<PlanDraft> last_draft_;  // the event path rebuilds the plan from it
   std::optional<kmods::EnforcementPlan> last_plan_;
+  kmods::EnforcementPlan spare_plan_;  // the plan before last_plan_: storage for the next tick
   uint64_t ticks_ = 0;
   uint64_t frozen_ticks_ = 0;
   uint64_t latency_events_ = 0;

@@ -5,9 +5,22 @@ namespace colo::policy {
 void ProfileStore::update(const NodeSnapshot& snap, const PolicyConfig& cfg) {
   generation_++;
   const auto n = static_cast<size_t>(cfg.profile.window_ticks);
-  for (const auto& c : snap.containers) {
-    auto [it, inserted] = entries_.try_emplace(c.id);
-    Entry& e = it->second;
+  hint_.resize(snap.containers.size(), nullptr);
+  size_t seen = 0;
+  for (size_t i = 0; i < snap.containers.size(); ++i) {
+    const auto& c = snap.containers[i];
+    auto* kv = hint_[i];
+    bool inserted = false;
+    if (kv == nullptr || kv->first != c.id) {
+      auto [it, ins] = entries_.try_emplace(c.id);
+      kv = &*it;
+      inserted = ins;
+      hint_[i] = kv;
+    }
+    Entry& e = kv->second;
+    if (e.seen != generation_) {
+      ++seen;
+    }
     if (inserted) {
       e.cpu = Window(n);
       e.mem = Window(n);
@@ -21,7 +34,9 @@ void ProfileStore::update(const NodeSnapshot& snap, const PolicyConfig& cfg) {
     e.mem.push(static_cast<double>(c.memory_usage_bytes));
     e.seen = generation_;
   }
-  std::erase_if(entries_, [&](const auto& kv) { return kv.second.seen != generation_; });
+  if (seen != entries_.size()) {
+    std::erase_if(entries_, [&](const auto& kv) { return kv.second.seen != generation_; });
+  }
 }
 
 ContainerProfile ProfileStore::build(const std::string& id, const Entry& e,

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "agent/policy/config.h"
 #include "agent/policy/snapshot.h"
@@ -32,6 +34,10 @@ struct ContainerProfile {
 
 class ProfileStore {
  public:
+  ProfileStore() = default;
+  ProfileStore(const ProfileStore&) = delete;  // hint_ points into entries_
+  ProfileStore& operator=(const ProfileStore&) = delete;
+
   void update(const NodeSnapshot& snap, const PolicyConfig& cfg);
   // The profile of one container; nullopt when unknown. Percentiles are computed on call.
   std::optional<ContainerProfile> profile(const std::string& id, const PolicyConfig& cfg) const;
@@ -50,6 +56,10 @@ class ProfileStore {
   };
   ContainerProfile build(const std::string& id, const Entry& e, const PolicyConfig& cfg) const;
   std::unordered_map<std::string, Entry> entries_;  // by container id (JSON sorts the keys)
+  // The entry of the i-th container of the last update: the collector keeps its order from tick
+  // to tick, so update() checks one id per container instead of hashing it. Valid after each
+  // update (unseen entries are erased only after every hint has been re-pointed).
+  std::vector<std::pair<const std::string, Entry>*> hint_;
   uint64_t generation_ = 0;
 };
 

@@ -27,6 +27,10 @@ struct ContainerSample {
   std::string id;          // stable key: container id, or cgroup path outside Kubernetes
   std::string cgroup;      // container cgroup path, relative to the hierarchy root
   std::string pod_cgroup;  // pod cgroup path ("" outside Kubernetes)
+  // The source's number for this container, when it has one (colod: ContainerView::serial):
+  // id, cgroup and pod_cgroup are the same in every sample with the same non-zero serial, so a
+  // sample rebuilt in place keeps its strings. 0: none.
+  uint64_t serial = 0;
   Tier tier = Tier::kLS;
   double cpu_usage_cores = 0;               // CPU used over the last tick, in cores
   std::optional<double> cpu_request_cores;  // Kubernetes request, cores; nullopt: none

@@ -21,7 +21,9 @@ class Window {
     } else {
       samples_[next_] = v;
     }
-    next_ = (next_ + 1) % capacity_;
+    if (++next_ == capacity_) {
+      next_ = 0;
+    }
   }
   void clear() {
     samples_.clear();
