@@ -154,9 +154,20 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
                              ? "/kubepods.slice"
                              : "/kubepods";
   }
+  if (auto memory = mounts->mountFor("memory")) {
+    copts.memory_mount = *memory;
+    copts.memory_version = *memory == mounts->unified ? CgroupVersion::kV2 : CgroupVersion::kV1;
+  } else {
+    log::warn(kComponent,
+              "no cgroup hierarchy carries the memory controller: per-container memory is not "
+              "read (the BE memory guard and be-memory capacity see none)");
+  }
+  // Memory moves slowly: about once a second per container, not every tick.
+  copts.memory_every_ticks = std::max<uint32_t>(1, 1000 / config.tick_ms);
   copts.rules = config.tier_rules;
   copts.cache_fds = true;
-  // Up to three cached descriptors per container: take the hard limit of open files.
+  // Up to seven cached descriptors per container (cpu.stat, cpuacct.usage, cpu.pressure, two for
+  // the CPU limit, two for memory): take the hard limit of open files.
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
@@ -221,8 +232,10 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config) {
       }
     }
   }
-  log::info(kComponent, "cgroup v{}, cpu hierarchy {}, kubelet root {}", static_cast<int>(version),
-            copts.cpu_mount, copts.kubelet_root);
+  log::info(kComponent, "cgroup v{}, cpu hierarchy {}, memory hierarchy {}, kubelet root {}",
+            static_cast<int>(version), copts.cpu_mount,
+            copts.memory_mount.empty() ? std::string("none") : copts.memory_mount,
+            copts.kubelet_root);
 
   if (config.engineEnabled()) {
     auto env = kmods::realProbeEnv(&impl->fs);

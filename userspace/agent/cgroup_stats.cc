@@ -65,7 +65,47 @@ Result<int64_t> parseI64(std::string_view text) {
   return v;
 }
 
+// The value of the "key value" line of `text` whose key is exactly `key` (memory.stat: ~35 lines
+// on v2, ~70 on v1, of which one is wanted: no parse of the others).
+Result<uint64_t> statValue(std::string_view text, std::string_view key) {
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    if (line.size() > key.size() && line[key.size()] == ' ' && line.starts_with(key)) {
+      return parseU64(line.substr(key.size() + 1));
+    }
+  }
+  return failInvalid(fmt::format("no {} line", key));
+}
+
+Result<MemoryUsage> parseMemory(std::string_view usage_file, std::string_view usage_text,
+                                std::string_view stat_text, std::string_view inactive_key) {
+  auto usage = parseU64(usage_text);
+  if (!usage) {
+    return fail(usage.error().wrap(usage_file));
+  }
+  auto inactive = statValue(stat_text, inactive_key);
+  if (!inactive) {
+    return fail(inactive.error().wrap("memory.stat"));
+  }
+  MemoryUsage out;
+  out.usage_bytes = *usage;
+  out.inactive_file_bytes = *inactive;
+  // As kubelet: the inactive file pages are reclaimable, the rest is what the container holds.
+  out.working_set_bytes = *usage > *inactive ? *usage - *inactive : 0;
+  return out;
+}
+
 }  // namespace
+
+Result<MemoryUsage> parseMemoryV2(std::string_view memory_current, std::string_view memory_stat) {
+  return parseMemory("memory.current", memory_current, memory_stat, "inactive_file");
+}
+
+Result<MemoryUsage> parseMemoryV1(std::string_view usage_in_bytes, std::string_view memory_stat) {
+  return parseMemory("memory.usage_in_bytes", usage_in_bytes, memory_stat, "total_inactive_file");
+}
 
 Result<std::optional<double>> parseCpuMax(std::string_view text) {
   text = trimmed(text);

@@ -1,4 +1,4 @@
-// Parsers for the cgroup files the collector reads each tick.
+// Parsers for the cgroup files the collector reads (CPU each tick, memory on a slower cadence).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +31,20 @@ Result<std::optional<double>> parseCfsLimit(std::string_view quota_us, std::stri
 Result<CpuStat> parseCpuStatV2(std::string_view text);
 // v1 cpu.stat (nr_periods, nr_throttled, throttled_time in ns) plus cpuacct.usage (ns).
 Result<CpuStat> parseCpuStatV1(std::string_view cpu_stat, std::string_view cpuacct_usage);
+
+// Memory of one cgroup, as kubelet (cAdvisor) reads it: the working set is the usage less the
+// inactive file pages (page cache the kernel reclaims first), at least 0.
+struct MemoryUsage {
+  uint64_t usage_bytes = 0;          // v2 memory.current, v1 memory.usage_in_bytes
+  uint64_t inactive_file_bytes = 0;  // v2 memory.stat inactive_file, v1 total_inactive_file
+  uint64_t working_set_bytes = 0;    // usage_bytes − inactive_file_bytes, ≥ 0
+};
+// v2: memory.current and memory.stat (its inactive_file line). EINVAL on a malformed number or a
+// memory.stat without inactive_file.
+Result<MemoryUsage> parseMemoryV2(std::string_view memory_current, std::string_view memory_stat);
+// v1: memory.usage_in_bytes and memory.stat (total_inactive_file: hierarchical, as the usage is).
+// EINVAL as above.
+Result<MemoryUsage> parseMemoryV1(std::string_view usage_in_bytes, std::string_view memory_stat);
 
 struct Pressure {
   double some_avg10 = 0;

@@ -18,6 +18,28 @@ std::string childPath(const std::string& rel, const std::string& name) {
   return rel == "/" ? "/" + name : rel + "/" + name;
 }
 
+// *out = mount + "/" + rel + "/" + name with single slashes, in *out's storage: once it has
+// grown, building a path allocates nothing.
+void cgroupFilePath(std::string_view mount, std::string_view rel, std::string_view name,
+                    std::string* out) {
+  while (!mount.empty() && mount.back() == '/') {
+    mount.remove_suffix(1);
+  }
+  while (!rel.empty() && rel.front() == '/') {
+    rel.remove_prefix(1);
+  }
+  while (!rel.empty() && rel.back() == '/') {
+    rel.remove_suffix(1);
+  }
+  out->assign(mount);
+  out->push_back('/');
+  if (!rel.empty()) {
+    out->append(rel);
+    out->push_back('/');
+  }
+  out->append(name);
+}
+
 }  // namespace
 
 Collector::Collector(const FileSystem& fs, bpf::SchedSource& source, CollectorOptions options)
@@ -41,6 +63,12 @@ Status Collector::start() {
   if (!fs_.exists(joinPath(options_.cpu_mount, options_.kubelet_root))) {
     log::info(kComponent, "no kubelet cgroup root {} under {} (yet); tier rules apply",
               options_.kubelet_root, options_.cpu_mount);
+  } else if (!options_.memory_mount.empty() &&
+             !fs_.exists(joinPath(options_.memory_mount, options_.kubelet_root))) {
+    log::info(kComponent,
+              "no kubelet cgroup root {} under the memory hierarchy {}: container memory stays "
+              "unknown until it appears",
+              options_.kubelet_root, options_.memory_mount);
   }
   for (const auto& [path, found] : scan()) {
     add(path, found);
@@ -272,6 +300,19 @@ Result<std::string> Collector::readCgroupFile(const std::string& path, UniqueFd*
   return options_.cache_fds ? fs_.readFileKept(path, cache) : fs_.readFile(path);
 }
 
+Status Collector::readCgroupFileInto(const std::string& path, UniqueFd* cache,
+                                     std::string* out) const {
+  if (options_.cache_fds) {
+    return fs_.readFileKeptInto(path, cache, out);
+  }
+  auto text = fs_.readFile(path);
+  if (!text) {
+    return fail(text.error());
+  }
+  *out = std::move(*text);
+  return ok();
+}
+
 bool Collector::readCpu(Container& c, int64_t now_ns) {
   ContainerView& v = c.view;
   const std::string dir = joinPath(options_.cpu_mount, v.cgroup);
@@ -336,6 +377,58 @@ void Collector::readLimit(Container& c, CpuStat* stat) {
   }
   stat->limit_known = true;
   stat->limit_cores = *limit;
+}
+
+void Collector::maybeReadMemory(Container& c) {
+  if (options_.memory_mount.empty()) {
+    return;
+  }
+  const uint64_t now = stats_.ticks;
+  if (now < c.memory_due_tick) {
+    return;
+  }
+  readMemory(c);
+  // Next at the first later tick t with (t + serial) % every == 0: the containers found by one
+  // scan are read in different ticks, not all together every `every`-th tick.
+  const uint64_t every = std::max<uint32_t>(1, options_.memory_every_ticks);
+  c.memory_due_tick = now + every - (now + c.view.serial) % every;
+}
+
+void Collector::readMemory(Container& c) {
+  ContainerView& v = c.view;
+  const bool v2 = options_.memory_version == CgroupVersion::kV2;
+  cgroupFilePath(options_.memory_mount, v.cgroup, v2 ? "memory.current" : "memory.usage_in_bytes",
+                 &mem_path_);
+  Status st = readCgroupFileInto(mem_path_, &c.mem_usage_fd, &mem_usage_buf_);
+  if (st) {
+    cgroupFilePath(options_.memory_mount, v.cgroup, "memory.stat", &mem_path_);
+    st = readCgroupFileInto(mem_path_, &c.mem_stat_fd, &mem_stat_buf_);
+  }
+  Result<MemoryUsage> memory = failInvalid("unread");
+  if (!st) {
+    if (isGone(st.error())) {
+      // The CPU read just found the cgroup, so its memory cgroup is what is missing: not made
+      // yet (runtimes create one controller's directory after another), removed first, or, on
+      // v2, the memory controller not enabled above it. Tried again at the next due tick.
+      ++stats_.memory_missing;
+      v.memory.reset();
+      log::debug(kComponent, "no memory figures for {}: {}", v.cgroup, st.error().message());
+      return;
+    }
+    memory = fail(st.error());
+  } else {
+    memory = v2 ? parseMemoryV2(mem_usage_buf_, mem_stat_buf_)
+                : parseMemoryV1(mem_usage_buf_, mem_stat_buf_);
+  }
+  if (!memory) {
+    ++stats_.read_errors;
+    v.memory.reset();
+    if (read_log_.allow()) {
+      log::warn(kComponent, "read memory of {}: {}", v.cgroup, memory.error().message());
+    }
+    return;
+  }
+  v.memory = *memory;
 }
 
 void Collector::applyCpu(Container& c, const CpuStat& stat, int64_t now_ns) {
@@ -444,7 +537,9 @@ void Collector::tick(int64_t now_ns) {
       readPsi(*c);
     } else if (!readCpu(*c, now_ns)) {
       vanished.push_back(id);
+      continue;
     }
+    maybeReadMemory(*c);
   }
   for (uint64_t id : vanished) {
     log::debug(kComponent, "{} vanished", containers_[id]->view.cgroup);

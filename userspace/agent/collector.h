@@ -3,9 +3,12 @@
 // Discovery: one full scan at start(), then cgroup mkdir/rmdir events from BPF, and a slow
 // resync() as a safety net (differences it finds are counted). Each tick() reads, per container,
 // cpu.stat (+ cpuacct.usage on v1) and cpu.pressure through the FileSystem, and the BPF run-queue
-// figures in one batched readStats(). It never walks the cgroup tree in a tick.
+// figures in one batched readStats(). Memory (usage and memory.stat, for the working set) moves
+// slowly: each container's is read every memory_every_ticks ticks, the containers spread over
+// those ticks. It never walks the cgroup tree in a tick.
 //
-// A container whose cgroup vanishes (ENOENT mid-read) is dropped quietly and counted.
+// A container whose cgroup vanishes (ENOENT mid-read) is dropped quietly and counted; a missing
+// memory cgroup only leaves its memory unknown (counted too).
 // Thread-compatibility: one thread (the agent's event loop) owns a Collector.
 #pragma once
 
@@ -45,6 +48,13 @@ struct CollectorOptions {
   std::string cpu_mount;      // mount point of the hierarchy with the cpu controller
   std::string cpuacct_mount;  // v1: the cpuacct mount (may equal cpu_mount); unused on v2
   std::string kubelet_root = "/kubepods";  // relative to cpu_mount
+  // Hierarchy with the memory controller ("" : none, memory is not read). A container's memory
+  // cgroup is its cgroup path (relative to cpu_mount) under this mount, so the kubelet root
+  // applies to both. memory_version says its files: v2 memory.current, v1 memory.usage_in_bytes.
+  std::string memory_mount;
+  CgroupVersion memory_version = CgroupVersion::kV2;
+  // Each container's memory is read every this many ticks (the first time at its first tick).
+  uint32_t memory_every_ticks = 10;
   std::vector<TierRule> rules;
   uint32_t window_ticks = 60;
   // Thresholds written with setThreshold at start(), ns, indexed by tier (0 = none).
@@ -108,6 +118,8 @@ class Collector {
     uint32_t limit_reads = 0;            // file path: the limit is re-read every kLimitEveryTicks
     UniqueFd quota_fd, period_fd;        // file path: cpu.cfs_quota_us + cfs_period_us, or cpu.max
     UniqueFd stat_fd, usage_fd, psi_fd;  // cache_fds: cpu.stat, cpuacct.usage, cpu.pressure
+    UniqueFd mem_usage_fd, mem_stat_fd;  // cache_fds: memory.current/usage_in_bytes, memory.stat
+    uint64_t memory_due_tick = 0;        // the tick (stats_.ticks) at which memory is read next
     explicit Container(uint32_t window_ticks) : window(window_ticks) {}
   };
 
@@ -136,8 +148,13 @@ class Collector {
   // Reads cpu.pressure unless known to be absent.
   void readPsi(Container& c);
   void applySched(Container& c, const bpf::CgroupSchedStats& s);
+  // Reads `c`'s memory files when it is due (memory_due_tick) and schedules the next read.
+  void maybeReadMemory(Container& c);
+  void readMemory(Container& c);
   // Reads `path` through `cache` (cache_fds) or the FileSystem.
   Result<std::string> readCgroupFile(const std::string& path, UniqueFd* cache) const;
+  // The same into *out, reusing its storage.
+  Status readCgroupFileInto(const std::string& path, UniqueFd* cache, std::string* out) const;
 
   const FileSystem& fs_;
   bpf::SchedSource& source_;
@@ -146,6 +163,8 @@ class Collector {
   std::unordered_map<std::string, uint64_t> by_path_;
   std::vector<const Container*> order_;  // containers_ sorted by cgroup path, for snapshot()
   std::vector<bpf::CgroupSchedStats> sched_buf_;  // BPF figures, reused tick to tick
+  std::string mem_usage_buf_, mem_stat_buf_;      // memory files, reused container to container
+  std::string mem_path_;                          // memory file path, reused (opened only once)
   bool order_dirty_ = true;
   AgentStats stats_;
   uint64_t next_serial_ = 0;  // ContainerView::serial of the last container added

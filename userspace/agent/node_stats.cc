@@ -266,6 +266,8 @@ void fillNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
     cs.throttled_ratio = c.have_cpu ? c.throttled_pct / 100.0 : 0;
     cs.runq_p99_ns = c.p99_ns.value_or(0);
     cs.cpu_limit_cores = c.cpu_limit_cores;
+    // The working set, as kubelet counts it; 0 until read (or where no memory cgroup is).
+    cs.memory_usage_bytes = c.memory ? c.memory->working_set_bytes : 0;
     containers_cores += cs.cpu_usage_cores;
   }
   s.containers.resize(n);

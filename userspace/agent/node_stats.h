@@ -78,7 +78,8 @@ class NodeSampler {
 
 // policy::NodeSnapshot from colod's snapshot and the node reading. Containers without a tier are
 // left out; a Kubernetes container's pod cgroup is its parent directory. System usage is node
-// usage minus the containers' (at least 0).
+// usage minus the containers' (at least 0). A container's memory_usage_bytes is its working set
+// (ContainerView::memory), 0 while unknown.
 policy::NodeSnapshot buildNodeSnapshot(const Snapshot& agent, const NodeSampler::Reading& node,
                                        std::vector<policy::SignalHealth> signals, int64_t now_ns);
 // The same into *out, reusing its containers' storage (the agent's per-tick call). Sets the

@@ -27,6 +27,9 @@ struct ContainerFigures {
   CpuStat cpu;
   std::optional<double> cpu_limit_cores;  // its own CFS limit; nullopt: none (or not read yet)
   std::optional<Pressure> psi;            // nullopt where the kernel offers no cpu.pressure here
+  // Memory (cgroup files, read every CollectorOptions::memory_every_ticks ticks, not each tick).
+  // nullopt: not read yet, no memory controller, or no memory cgroup for this container.
+  std::optional<MemoryUsage> memory;
 
   // Run-queue figures (BPF). Cumulative unless named delta/window.
   uint64_t runq_count = 0;
@@ -65,6 +68,9 @@ struct AgentStats {
   uint64_t read_errors = 0;          // cgroup or BPF reads that failed (other than ENOENT)
   uint64_t bulk_cpu_errors = 0;      // failed bulk CPU reads (BPF cgroup iterator); files read
   uint64_t containers_vanished = 0;  // containers dropped because their cgroup went away
+  // Memory reads that found no memory cgroup file for a watched container (not created yet,
+  // gone, or the memory controller not enabled for it); normal, not a read error.
+  uint64_t memory_missing = 0;
   uint64_t containers_added = 0;
   uint64_t containers_removed = 0;  // removed on an rmdir event, a vanish or a resync
   uint64_t cgroup_mkdir_events = 0;

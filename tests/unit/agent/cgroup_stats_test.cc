@@ -36,6 +36,43 @@ TEST(CgroupStatsTest, V1CpuStatAndCpuacct) {
   EXPECT_FALSE(parseCpuStatV1("nr_periods\n", "1\n"));
 }
 
+TEST(CgroupStatsTest, V2MemoryWorkingSetIsUsageLessInactiveFile) {
+  // memory.stat lines that merely contain "inactive_file" are not it.
+  const char* stat =
+      "anon 41943040\nfile 62914560\nkernel 1048576\nshmem 0\nworkingset_refault_file 9\n"
+      "inactive_anon 0\nactive_anon 41943040\ninactive_file 20971520\nactive_file 41943040\n"
+      "unevictable 0\n";
+  auto m = parseMemoryV2("104857600\n", stat);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->usage_bytes, 104857600u);
+  EXPECT_EQ(m->inactive_file_bytes, 20971520u);
+  EXPECT_EQ(m->working_set_bytes, 104857600u - 20971520u);
+  // Inactive file pages over the usage (the two files are read one after the other): 0.
+  auto clamped = parseMemoryV2("1000\n", "inactive_file 4096\n");
+  ASSERT_TRUE(clamped);
+  EXPECT_EQ(clamped->working_set_bytes, 0u);
+  EXPECT_FALSE(parseMemoryV2("max\n", stat));
+  EXPECT_FALSE(parseMemoryV2("100\n", "anon 1\nactive_file 2\n")) << "no inactive_file";
+  EXPECT_FALSE(parseMemoryV2("100\n", "inactive_file x\n"));
+}
+
+TEST(CgroupStatsTest, V1MemoryUsesTheHierarchicalInactiveFile) {
+  // v1 memory.stat: the cgroup's own figures, then total_* over its subtree; usage_in_bytes is
+  // hierarchical, so total_inactive_file is the one to subtract (as kubelet does).
+  const char* stat =
+      "cache 10207232\nrss 4177920\ninactive_anon 0\nactive_anon 0\ninactive_file 16384\n"
+      "active_file 200704\nhierarchical_memory_limit 9223372036854771712\n"
+      "total_cache 757055488\ntotal_rss 1131941888\ntotal_inactive_file 422060032\n"
+      "total_active_file 322691072\n";
+  auto m = parseMemoryV1("1888874496\n", stat);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->usage_bytes, 1888874496u);
+  EXPECT_EQ(m->inactive_file_bytes, 422060032u);
+  EXPECT_EQ(m->working_set_bytes, 1888874496u - 422060032u);
+  EXPECT_FALSE(parseMemoryV1("1\n", "inactive_file 16384\n")) << "no total_inactive_file";
+  EXPECT_FALSE(parseMemoryV1("", stat));
+}
+
 TEST(CgroupStatsTest, CpuLimits) {
   EXPECT_EQ(*parseCpuMax("150000 100000\n"), std::optional<double>(1.5));
   EXPECT_EQ(*parseCpuMax("max 100000\n"), std::nullopt);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -19,6 +20,8 @@ using test::FakeSched;
 constexpr char kCpu[] = "/sys/fs/cgroup/cpu";
 constexpr char kCpuacct[] = "/sys/fs/cgroup/cpuacct";
 constexpr char kV2[] = "/sys/fs/cgroup";
+constexpr char kMem[] = "/sys/fs/cgroup/memory";
+constexpr uint64_t kMiB = 1 << 20;
 constexpr int64_t kSec = 1'000'000'000;
 
 const std::string kUidLs = "11111111-2222-3333-4444-555555555555";
@@ -77,6 +80,25 @@ void putV2(FakeFs& fs, const std::string& rel, uint64_t usage_us, uint64_t perio
                      usage_us, periods, throttled, throttled_us));
 }
 
+// v1 memory files of `rel`: usage_in_bytes, and a memory.stat whose own inactive_file differs
+// from the hierarchical total_inactive_file (the one that counts).
+void putMemV1(FakeFs& fs, const std::string& rel, uint64_t usage, uint64_t inactive_file) {
+  fs.put(joinPath(kMem, rel) + "/memory.usage_in_bytes", fmt::format("{}\n", usage));
+  fs.put(joinPath(kMem, rel) + "/memory.stat",
+         fmt::format("cache 0\nrss 0\ninactive_file 1\nactive_file 0\n"
+                     "hierarchical_memory_limit 9223372036854771712\ntotal_cache 0\n"
+                     "total_rss {}\ntotal_inactive_file {}\ntotal_active_file 0\n",
+                     usage - inactive_file, inactive_file));
+}
+
+void putMemV2(FakeFs& fs, const std::string& rel, uint64_t current, uint64_t inactive_file) {
+  fs.put(joinPath(kV2, rel) + "/memory.current", fmt::format("{}\n", current));
+  fs.put(joinPath(kV2, rel) + "/memory.stat",
+         fmt::format("anon {}\nfile {}\nworkingset_refault_file 7\ninactive_anon 0\n"
+                     "active_anon 0\ninactive_file {}\nactive_file 0\n",
+                     current - inactive_file, inactive_file, inactive_file));
+}
+
 void buildV1Tree(FakeFs& fs) {
   for (const char* m : {kCpu, kCpuacct}) {
     fs.mkdirs(std::string(m) + "/system.slice");
@@ -97,6 +119,15 @@ CollectorOptions v1Options() {
   o.kubelet_root = "/kubepods";
   o.window_ticks = 5;
   o.thresholds_ns = {0, 0, 4'000'000, 2'000'000, 1'000'000};
+  return o;
+}
+
+// v1Options with the memory hierarchy at kMem, read every `every` ticks.
+CollectorOptions v1MemOptions(uint32_t every) {
+  CollectorOptions o = v1Options();
+  o.memory_mount = kMem;
+  o.memory_version = CgroupVersion::kV1;
+  o.memory_every_ticks = every;
   return o;
 }
 
@@ -623,16 +654,22 @@ TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     std::ofstream(path, std::ios::trunc) << text;  // same inode: the kept fd sees it
   };
+  const std::string memory = root + "/memory";
   for (const std::string& rel : {a, b}) {
     write(cpu + rel + "/cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n");
     write(cpuacct + rel + "/cpuacct.usage", "0\n");
   }
+  write(memory + a + "/memory.usage_in_bytes", "2000000\n");
+  write(memory + a + "/memory.stat", "total_rss 1\ntotal_inactive_file 500000\n");
   RealFs fs;
   FakeSched sched;
   CollectorOptions o;
   o.version = CgroupVersion::kV1;
   o.cpu_mount = cpu;
   o.cpuacct_mount = cpuacct;
+  o.memory_mount = memory;
+  o.memory_version = CgroupVersion::kV1;
+  o.memory_every_ticks = 1;
   o.cache_fds = true;
   Collector col(fs, sched, o);
   ASSERT_TRUE(col.start());
@@ -641,8 +678,15 @@ TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
   col.tick(kSec);
   EXPECT_EQ(col.size(), 1u);
   EXPECT_EQ(col.stats().containers_vanished, 1u);
+  ASSERT_TRUE(col.snapshot()->containers[0].memory);
+  EXPECT_EQ(col.snapshot()->containers[0].memory->working_set_bytes, 1500000u);
   write(cpu + a + "/cpu.stat", "nr_periods 10\nnr_throttled 5\nthrottled_time 7\n");
   write(cpuacct + a + "/cpuacct.usage", "250000000\n");
+  // A longer memory.stat than before through the same kept descriptor and reused buffer.
+  write(memory + a + "/memory.usage_in_bytes", "3000000\n");
+  write(memory + a + "/memory.stat",
+        "cache 0\nrss 0\ninactive_file 1\ntotal_cache 0\ntotal_rss 1\n"
+        "total_inactive_file 1000000\ntotal_active_file 0\n");
   col.tick(kSec + kSec / 2);
   auto snap = col.snapshot();
   ASSERT_EQ(snap->containers.size(), 1u);
@@ -650,6 +694,8 @@ TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
   EXPECT_NEAR(v.usage_cores, 0.5, 1e-9);
   EXPECT_NEAR(v.throttled_pct, 50.0, 1e-9);
   EXPECT_EQ(v.cpu.throttled_ns, 7u);
+  ASSERT_TRUE(v.memory);
+  EXPECT_EQ(v.memory->working_set_bytes, 2000000u);
   EXPECT_EQ(col.stats().read_errors, 0u);
   std::filesystem::remove_all(root);
 }
@@ -770,6 +816,201 @@ TEST(CollectorTest, CpuLimitsFromFilesEveryTenTicksAndFromTheBulkSource) {
   bulk.figures[inodeOf(fs, kBePath)] = limited;
   bcol.tick(2 * kSec);
   EXPECT_FALSE(find(*bcol.snapshot(), kBePath)->cpu_limit_cores);
+}
+
+TEST(CollectorTest, V1MemoryWorkingSetFromTheMemoryHierarchy) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  putMemV1(fs, kLsPath, 96 * kMiB, 32 * kMiB);
+  putMemV1(fs, kBePath, 8 * kMiB, 16 * kMiB);  // more inactive file than usage: 0, not a wrap
+  // kGPath has no directory in the memory hierarchy.
+  FakeSched sched;
+  Collector col(fs, sched, v1MemOptions(10));
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  auto snap = col.snapshot();
+  const ContainerView* ls = find(*snap, kLsPath);
+  ASSERT_TRUE(ls->memory) << "read at the container's first tick";
+  EXPECT_EQ(ls->memory->usage_bytes, 96 * kMiB);
+  EXPECT_EQ(ls->memory->inactive_file_bytes, 32 * kMiB) << "total_inactive_file, not its own";
+  EXPECT_EQ(ls->memory->working_set_bytes, 64 * kMiB);
+  ASSERT_TRUE(find(*snap, kBePath)->memory);
+  EXPECT_EQ(find(*snap, kBePath)->memory->working_set_bytes, 0u);
+  EXPECT_FALSE(find(*snap, kGPath)->memory) << "no memory cgroup: unknown";
+  EXPECT_EQ(col.size(), 3u) << "a missing memory cgroup does not drop the container";
+  EXPECT_EQ(col.stats().memory_missing, 1u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+  EXPECT_EQ(col.stats().containers_vanished, 0u);
+}
+
+TEST(CollectorTest, V2MemoryFromMemoryCurrent) {
+  FakeFs fs;
+  fs.mkdirs(kV2);
+  const std::string a = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
+                        std::string("aaaaaaaa_bbbb_cccc_dddd_eeeeeeeeeeee.slice/cri-containerd-") +
+                        kIdBe + ".scope";
+  putV2(fs, a, 0);
+  putMemV2(fs, a, 80 * kMiB, 20 * kMiB);
+  FakeSched sched;
+  CollectorOptions o;
+  o.version = CgroupVersion::kV2;
+  o.cpu_mount = kV2;
+  o.kubelet_root = "/kubepods.slice";
+  o.memory_mount = kV2;
+  o.memory_version = CgroupVersion::kV2;
+  Collector col(fs, sched, o);
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  const ContainerView* c = find(*col.snapshot(), a);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->memory);
+  EXPECT_EQ(c->memory->usage_bytes, 80 * kMiB);
+  EXPECT_EQ(c->memory->inactive_file_bytes, 20 * kMiB);
+  EXPECT_EQ(c->memory->working_set_bytes, 60 * kMiB);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+  // The memory controller not enabled for the container (no memory.* files): unknown, counted.
+  fs.remove(joinPath(kV2, a) + "/memory.current");
+  fs.remove(joinPath(kV2, a) + "/memory.stat");
+  for (int i = 2; i <= 12; ++i) {
+    col.tick(i * kSec);
+  }
+  EXPECT_FALSE(find(*col.snapshot(), a)->memory);
+  EXPECT_EQ(col.size(), 1u);
+  EXPECT_GE(col.stats().memory_missing, 1u);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+}
+
+TEST(CollectorTest, WithoutAMemoryHierarchyMemoryIsNotRead) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  putMemV1(fs, kLsPath, 96 * kMiB, 32 * kMiB);
+  FakeSched sched;
+  HookFs hook(fs);
+  int memory_reads = 0;
+  hook.on_read = [&](const std::string& path) {
+    memory_reads += path.find("/memory.") != std::string::npos;
+  };
+  Collector col(hook, sched, v1Options());  // memory_mount ""
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  EXPECT_EQ(memory_reads, 0);
+  EXPECT_FALSE(find(*col.snapshot(), kLsPath)->memory);
+  EXPECT_EQ(col.stats().memory_missing, 0u);
+}
+
+// Memory is read at a container's first tick, then every `every` ticks, the containers spread
+// over those ticks rather than all in one.
+TEST(CollectorTest, MemoryIsReadEveryNthTickSpreadOverTheTicks) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  std::vector<std::string> paths = {kLsPath, kBePath, kGPath};
+  for (int i = 0; i < 17; ++i) {  // 20 containers in all
+    paths.push_back(fmt::format("/kubepods/besteffort/pod{}/{:064x}", kUidBe, i + 1));
+    putV1(fs, paths.back(), 0);
+  }
+  for (const auto& p : paths) {
+    putMemV1(fs, p, 10 * kMiB, 0);
+  }
+  FakeSched sched;
+  HookFs hook(fs);
+  std::map<std::string, int> reads;  // memory.stat reads per cgroup
+  hook.on_read = [&](const std::string& path) {
+    if (path.ends_with("/memory.stat")) {
+      ++reads[path.substr(std::strlen(kMem), path.size() - std::strlen(kMem) - 12)];
+    }
+  };
+  Collector col(hook, sched, v1MemOptions(10));
+  ASSERT_TRUE(col.start());
+  ASSERT_EQ(col.size(), 20u);
+  col.tick(kSec);
+  EXPECT_EQ(reads.size(), 20u) << "every container at its first tick";
+  for (const auto& p : paths) {
+    EXPECT_EQ(reads[p], 1) << p;
+  }
+  // The next 10 ticks: each container exactly once more, two per tick.
+  reads.clear();
+  for (int t = 2; t <= 11; ++t) {
+    size_t before = 0;
+    for (const auto& [p, n] : reads) {
+      before += n;
+    }
+    col.tick(t * kSec);
+    size_t after = 0;
+    for (const auto& [p, n] : reads) {
+      after += n;
+    }
+    EXPECT_EQ(after - before, 2u) << "tick " << t;
+  }
+  for (const auto& p : paths) {
+    EXPECT_EQ(reads[p], 1) << p;
+  }
+  // A change is seen within `every` ticks.
+  putMemV1(fs, kLsPath, 50 * kMiB, 10 * kMiB);
+  col.tick(12 * kSec);
+  int t = 12;
+  while (find(*col.snapshot(), kLsPath)->memory->working_set_bytes != 40 * kMiB && t < 30) {
+    col.tick(++t * kSec);
+  }
+  EXPECT_LT(t, 12 + 10);
+  EXPECT_EQ(find(*col.snapshot(), kLsPath)->memory->working_set_bytes, 40 * kMiB);
+
+  // A container added later is read at its first tick too.
+  const std::string late = "/kubepods/besteffort/pod" + kUidBe + "/" + std::string(64, 'e');
+  putV1(fs, late, 0);
+  putMemV1(fs, late, 30 * kMiB, 0);
+  col.onCgroupEvent(bpf::CgroupEvent{bpf::CgroupEvent::Kind::kMkdir,
+                                     bpf::CgroupRef{bpf::Hierarchy::kV1Cpu, inodeOf(fs, late)},
+                                     late});
+  col.tick(++t * kSec);
+  ASSERT_NE(find(*col.snapshot(), late), nullptr);
+  ASSERT_TRUE(find(*col.snapshot(), late)->memory);
+  EXPECT_EQ(find(*col.snapshot(), late)->memory->working_set_bytes, 30 * kMiB);
+}
+
+TEST(CollectorTest, VanishedMemoryCgroupsAreNormal) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  for (const auto& p : {kLsPath, kBePath, kGPath}) {
+    putMemV1(fs, p, 10 * kMiB, 0);
+  }
+  FakeSched sched;
+  Collector col(fs, sched, v1MemOptions(1));
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  ASSERT_TRUE(find(*col.snapshot(), kLsPath)->memory);
+
+  // The memory cgroup goes first (the runtime removes one controller's directory after
+  // another): the memory is unknown, the container stays.
+  fs.remove(joinPath(kMem, kLsPath));
+  col.tick(2 * kSec);
+  EXPECT_FALSE(find(*col.snapshot(), kLsPath)->memory);
+  EXPECT_EQ(col.size(), 3u);
+  EXPECT_EQ(col.stats().memory_missing, 1u);
+  // ...and appears (a runtime making it after the cpu one): read at the next due tick.
+  putMemV1(fs, kLsPath, 20 * kMiB, 0);
+  col.tick(3 * kSec);
+  ASSERT_TRUE(find(*col.snapshot(), kLsPath)->memory);
+  EXPECT_EQ(find(*col.snapshot(), kLsPath)->memory->working_set_bytes, 20 * kMiB);
+
+  // The whole container goes: dropped as vanished (its CPU read says so), memory not tried.
+  fs.remove(joinPath(kCpu, kBePath));
+  fs.remove(joinPath(kCpuacct, kBePath));
+  fs.remove(joinPath(kMem, kBePath));
+  col.tick(4 * kSec);
+  EXPECT_EQ(col.size(), 2u);
+  EXPECT_EQ(col.stats().containers_vanished, 1u);
+  EXPECT_EQ(col.stats().memory_missing, 1u);
+
+  // Other failures are read errors; the container stays, its memory unknown.
+  fs.put(joinPath(kMem, kGPath) + "/memory.stat", "total_rss 1\n");  // no total_inactive_file
+  col.tick(5 * kSec);
+  EXPECT_FALSE(find(*col.snapshot(), kGPath)->memory);
+  EXPECT_EQ(col.stats().read_errors, 1u);
+  fs.failReads(joinPath(kMem, kLsPath) + "/memory.usage_in_bytes", EACCES);
+  col.tick(6 * kSec);
+  EXPECT_EQ(col.stats().read_errors, 3u);
+  EXPECT_EQ(col.size(), 2u);
+  EXPECT_EQ(col.stats().containers_vanished, 1u);
 }
 
 TEST(CollectorTest, SnapshotReuseOverwritesInPlaceAndKeepsPathOrder) {

@@ -151,8 +151,11 @@ TEST(NodeStatsTest, BuildsNodeSnapshotWithPodCgroupsAndSystemUsage) {
   node.mem_psi_some_avg10 = 1.0;
 
   agent.containers[1].cpu_limit_cores = 2.5;
+  agent.containers[0].memory = MemoryUsage{96 << 20, 32 << 20, 64 << 20};
   auto s = buildNodeSnapshot(agent, node, {{"proc-stat", 5, 0}}, 77);
   EXPECT_FALSE(s.containers[0].cpu_limit_cores);
+  EXPECT_EQ(s.containers[0].memory_usage_bytes, uint64_t{64} << 20) << "the working set";
+  EXPECT_EQ(s.containers[1].memory_usage_bytes, 0u) << "memory not read: 0";
   EXPECT_EQ(s.containers[1].cpu_limit_cores, std::optional<double>(2.5)) << "the engine's input";
   EXPECT_EQ(s.now_ns, 77);
   ASSERT_EQ(s.containers.size(), 2u);

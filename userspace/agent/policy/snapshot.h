@@ -40,8 +40,9 @@ struct ContainerSample {
   // Fraction (0..1) of the recent ticks whose p99 was over the tier threshold, when the
   // collector computes it; nullopt: the engine derives it from its own window of runq_p99_ns.
   std::optional<double> runq_over_threshold_fraction;
-  uint64_t memory_usage_bytes = 0;  // memory.current / usage_in_bytes minus page cache is
-                                    // the collector's choice; the engine only compares
+  // Bytes. colod: the working set as kubelet counts it (memory.current / usage_in_bytes minus
+  // inactive file pages), read about once a second; 0 while unknown. The engine only compares.
+  uint64_t memory_usage_bytes = 0;
 };
 
 // A latency event from the BPF ring buffer: an LS-family task waited delay_ns to run.
