@@ -34,6 +34,13 @@ Json containerJson(const ContainerView& c) {
   } else {
     j["psi"] = nullptr;
   }
+  if (c.memory) {
+    j["memory"] = Json{{"working_set_bytes", c.memory->working_set_bytes},
+                       {"usage_bytes", c.memory->usage_bytes},
+                       {"inactive_file_bytes", c.memory->inactive_file_bytes}};
+  } else {
+    j["memory"] = nullptr;
+  }
   j["runq"] = Json{{"count", c.runq_count},         {"delta_count", c.runq_delta_count},
                    {"sum_ns", c.runq_sum_ns},       {"mean_ns", optNumber(c.mean_ns)},
                    {"max_ns", c.runq_max_ns},       {"p50_ns", optNumber(c.p50_ns)},
@@ -143,6 +150,10 @@ std::string renderMetrics(const Snapshot& s) {
           a.bulk_cpu_errors);
   counter("colo_agent_containers_vanished_total",
           "Containers dropped because their cgroup vanished during a read.", a.containers_vanished);
+  counter("colo_agent_memory_missing_total",
+          "Memory reads that found no memory cgroup for a watched container (its memory is "
+          "unknown until one does).",
+          a.memory_missing);
   counter("colo_agent_containers_added_total", "Containers that started being watched.",
           a.containers_added);
   counter("colo_agent_containers_removed_total", "Containers that stopped being watched.",
@@ -241,6 +252,21 @@ std::string renderMetrics(const Snapshot& s) {
                 [&](const ContainerView& c, const std::string& l) {
                   if (c.psi && c.psi->full_avg10) {
                     w.sample("colo_container_cpu_pressure_full_avg10", l, *c.psi->full_avg10);
+                  }
+                });
+  per_container({"colo_container_memory_working_set_bytes", "gauge",
+                 "Memory working set (usage minus inactive file pages, as kubelet), bytes."},
+                [&](const ContainerView& c, const std::string& l) {
+                  if (c.memory) {
+                    w.sample("colo_container_memory_working_set_bytes", l,
+                             c.memory->working_set_bytes);
+                  }
+                });
+  per_container({"colo_container_memory_usage_bytes", "gauge",
+                 "Memory charged to the cgroup, page cache included, bytes."},
+                [&](const ContainerView& c, const std::string& l) {
+                  if (c.memory) {
+                    w.sample("colo_container_memory_usage_bytes", l, c.memory->usage_bytes);
                   }
                 });
   per_container(
