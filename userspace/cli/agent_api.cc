@@ -38,6 +38,10 @@ AgentContainer parseContainer(const json& c) {
   const json& cpu = section(c, "cpu");
   out.usage_cores = get<double>(cpu, "usage_cores");
   out.throttled_pct = get<double>(cpu, "throttled_pct");
+  const json& memory = section(c, "memory");
+  if (auto it = memory.find("working_set_bytes"); it != memory.end() && !it->is_null()) {
+    out.memory_working_set_bytes = it->get<uint64_t>();
+  }
   const json& runq = section(c, "runq");
   out.runq_count = get<uint64_t>(runq, "count");
   out.runq_delta_count = get<uint64_t>(runq, "delta_count");

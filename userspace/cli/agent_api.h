@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@ struct AgentContainer {
   uint64_t cgroup_id = 0;
   double usage_cores = 0;
   double throttled_pct = 0;
+  std::optional<uint64_t> memory_working_set_bytes;  // nullopt: colod has no memory figure
   uint64_t runq_count = 0;
   uint64_t runq_delta_count = 0;
   uint64_t mean_ns = 0;

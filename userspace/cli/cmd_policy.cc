@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cli/format.h"
 #include "cli/sources.h"
 
@@ -108,7 +110,9 @@ Result<std::string> renderProfiles(const nlohmann::json& body, const std::string
            {"P99", Table::Align::kRight},
            {"MAX", Table::Align::kRight},
            {"REQUEST", Table::Align::kRight},
-           {"RECOMMENDED", Table::Align::kRight}});
+           {"RECOMMENDED", Table::Align::kRight},
+           {"MEM_P95", Table::Align::kRight},
+           {"MEM_MAX", Table::Align::kRight}});
   for (const auto& c : body["containers"]) {
     std::string id = c.value("id", "");
     std::string name = c.value("name", id);
@@ -118,19 +122,25 @@ Result<std::string> renderProfiles(const nlohmann::json& body, const std::string
     }
     const auto& p = c.contains("profile") ? c["profile"] : nlohmann::json();
     if (!p.is_object()) {
-      t.addRow({name, c.value("tier", "?"), "0", "-", "-", "-", "-", "-", "-"});
+      t.addRow({name, c.value("tier", "?"), "0", "-", "-", "-", "-", "-", "-", "-", "-"});
       continue;
     }
     auto cpu = [&](const char* k) {
       return p.contains("cpu") && p["cpu"].contains(k) ? formatCores(p["cpu"][k].get<double>())
                                                        : std::string("-");
     };
+    auto mem = [&](const char* k) {
+      return p.contains("memory") && p["memory"].contains(k) && p["memory"][k].is_number()
+                 ? formatBytes(static_cast<uint64_t>(std::max(0.0, p["memory"][k].get<double>())))
+                 : std::string("-");
+    };
     std::string request = p.contains("request_cores") && p["request_cores"].is_number()
                               ? formatCores(p["request_cores"].get<double>())
                               : "-";
     t.addRow({name, p.value("tier", c.value("tier", "?")), std::to_string(p.value("samples", 0)),
               cpu("p50"), cpu("p95"), cpu("p99"), cpu("max"), request,
-              formatCores(p.value("recommended_request_cores", 0.0))});
+              formatCores(p.value("recommended_request_cores", 0.0)), mem("p95_bytes"),
+              mem("max_bytes")});
   }
   return t.render();
 }

@@ -34,14 +34,17 @@ int tierRank(std::string_view tier) {
 }  // namespace
 
 bool validTopSort(std::string_view key) {
-  return key == "cpu" || key == "p50" || key == "p99" || key == "throttled" || key == "waited" ||
-         key == "tier" || key == "name";
+  return key == "cpu" || key == "mem" || key == "p50" || key == "p99" || key == "throttled" ||
+         key == "waited" || key == "tier" || key == "name";
 }
 
 void sortContainers(std::vector<AgentContainer>& containers, std::string_view key) {
   // Numbers sort largest first (what an operator looks for), names alphabetically; ties by name
   // so the order is stable between refreshes.
   auto metric = [&](const AgentContainer& c) -> double {
+    if (key == "mem") {
+      return static_cast<double>(c.memory_working_set_bytes.value_or(0));
+    }
     if (key == "p50") {
       return static_cast<double>(c.p50_ns);
     }
@@ -82,6 +85,7 @@ std::string renderTopFrame(const AgentSnapshot& snap, std::string_view sort_key,
   Table table({{"CONTAINER", A::kLeft, 60},
                {"TIER", A::kLeft},
                {"CPU", A::kRight},
+               {"MEM", A::kRight},
                {"RUNQ_P50", A::kRight},
                {"RUNQ_P99", A::kRight},
                {"THROTTLED", A::kRight},
@@ -96,6 +100,7 @@ std::string renderTopFrame(const AgentSnapshot& snap, std::string_view sort_key,
     std::string label = shortContainerName(c.pod_uid, c.pod_uid.empty() ? "" : c.id,
                                            c.name.empty() ? c.id : c.name);
     table.addRow({label, c.tier.empty() ? "-" : c.tier, formatCores(c.usage_cores),
+                  c.memory_working_set_bytes ? formatBytes(*c.memory_working_set_bytes) : "-",
                   formatDuration(c.p50_ns), formatDuration(c.p99_ns),
                   formatPercent(c.throttled_pct), formatCount(c.waited_behind_lower),
                   formatCount(c.waited_behind_lower_delta)});
@@ -115,18 +120,21 @@ nlohmann::json topJson(const AgentSnapshot& snap, std::string_view sort_key, siz
     if (limit != 0 && n++ >= limit) {
       break;
     }
-    list.push_back({{"id", c.id},
-                    {"name", c.name},
-                    {"pod_uid", c.pod_uid},
-                    {"tier", c.tier},
-                    {"cgroup", c.cgroup},
-                    {"cgroup_id", c.cgroup_id},
-                    {"cpu_cores", c.usage_cores},
-                    {"throttled_pct", c.throttled_pct},
-                    {"runq_p50_ns", c.p50_ns},
-                    {"runq_p99_ns", c.p99_ns},
-                    {"waited_behind_lower", c.waited_behind_lower},
-                    {"waited_behind_lower_delta", c.waited_behind_lower_delta}});
+    list.push_back(
+        {{"id", c.id},
+         {"name", c.name},
+         {"pod_uid", c.pod_uid},
+         {"tier", c.tier},
+         {"cgroup", c.cgroup},
+         {"cgroup_id", c.cgroup_id},
+         {"cpu_cores", c.usage_cores},
+         {"memory_working_set_bytes",
+          c.memory_working_set_bytes ? json(*c.memory_working_set_bytes) : json(nullptr)},
+         {"throttled_pct", c.throttled_pct},
+         {"runq_p50_ns", c.p50_ns},
+         {"runq_p99_ns", c.p99_ns},
+         {"waited_behind_lower", c.waited_behind_lower},
+         {"waited_behind_lower_delta", c.waited_behind_lower_delta}});
   }
   doc["containers"] = std::move(list);
   return doc;
@@ -136,7 +144,8 @@ int runTop(const CliContext& ctx, const Args& args) {
   const std::string& sort_key = args.str("sort");
   if (!validTopSort(sort_key)) {
     *ctx.err << fmt::format(
-        "coloctl: unknown --sort column \"{}\" (cpu, p50, p99, throttled, waited, tier, name)\n",
+        "coloctl: unknown --sort column \"{}\" (cpu, mem, p50, p99, throttled, waited, tier, "
+        "name)\n",
         sort_key);
     return kExitUsage;
   }

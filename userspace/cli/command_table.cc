@@ -57,7 +57,7 @@ const std::vector<Command>& coloctlCommands() {
     table.push_back({
         .name = "profile",
         .args_usage = "[<container>]",
-        .summary = "per-container CPU usage profiles and recommended requests",
+        .summary = "per-container CPU and memory usage profiles and recommended requests",
         .max_args = 1,
         .run = runProfile,
     });

@@ -27,7 +27,7 @@ const std::vector<Command>& coreCommands() {
                     {"iterations", FlagType::kInt, "0",
                      "stop after N refreshes (0: until interrupted)"},
                     {"sort", FlagType::kString, "cpu",
-                     "sort column: cpu, p50, p99, throttled, waited, tier, name"},
+                     "sort column: cpu, mem, p50, p99, throttled, waited, tier, name"},
                     {"limit", FlagType::kInt, "0", "show at most N containers (0: all)"}},
           .run = runTop,
       },

@@ -56,6 +56,21 @@ std::string formatPercent(double pct) { return fmt::format("{:.1f}%", pct); }
 
 std::string formatCores(double cores) { return fmt::format("{:.2f}", cores); }
 
+std::string formatBytes(uint64_t bytes) {
+  if (bytes < 1024) {
+    return fmt::format("{}B", bytes);
+  }
+  double v = static_cast<double>(bytes);
+  // Move up a unit where three digits would round to 1000 ("1000Ki").
+  for (const char* unit : {"Ki", "Mi", "Gi", "Ti"}) {
+    v /= 1024;
+    if (v < 999.5 || std::string_view(unit) == "Ti") {
+      return threeDigits(v) + unit;
+    }
+  }
+  return {};
+}
+
 std::string shortContainerName(std::string_view pod_uid, std::string_view container_id,
                                std::string_view fallback) {
   if (pod_uid.empty()) {

@@ -16,6 +16,8 @@ std::string formatCount(uint64_t n);
 std::string formatPercent(double pct);
 // Cores with two decimals: "0.53".
 std::string formatCores(double cores);
+// Bytes in binary units with three significant digits: "512B", "1.00Ki", "64.0Mi", "1.25Gi".
+std::string formatBytes(uint64_t bytes);
 
 // Table label of a container: "pod<uid>/<first 12 of the container id>" (the short id docker and
 // crictl print), "pod<uid>" for a pod cgroup; `fallback` (a path) outside Kubernetes.

@@ -10,7 +10,7 @@
 
 namespace colo::cli {
 
-// True for the --sort columns top knows: cpu, p50, p99, throttled, waited, tier, name.
+// True for the --sort columns top knows: cpu, mem, p50, p99, throttled, waited, tier, name.
 bool validTopSort(std::string_view key);
 // Sorts by `key`: numbers (and tier priority) descending, name ascending; ties by name.
 void sortContainers(std::vector<AgentContainer>& containers, std::string_view key);

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cmd_policy.h"
 #include "cli/top.h"
 #include "unit/cli/fakes.h"
 
@@ -180,12 +181,14 @@ constexpr const char* kAgentBody = R"({
     {"id": "web1", "name": "podu1/web1", "pod_uid": "u1", "tier": "LS",
      "cgroup": "/kubepods/burstable/podu1/web1", "cgroup_id": 11,
      "cpu": {"usage_cores": 0.50, "throttled_pct": 10.0},
+     "memory": {"working_set_bytes": 67108864, "usage_bytes": 100663296,
+                "inactive_file_bytes": 33554432},
      "runq": {"p50_ns": 8192, "p99_ns": 262144},
      "hist_window": [0,0,0,0,0,0,0,0,0,0,0,0,5,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],
      "waited_behind_lower": 40, "waited_behind_lower_delta": 2},
     {"id": "batch1", "name": "podu2/batch1", "pod_uid": "u2", "tier": "BE",
      "cgroup": "/kubepods/besteffort/podu2/batch1", "cgroup_id": 12,
-     "cpu": {"usage_cores": 1.75, "throttled_pct": 0.0},
+     "cpu": {"usage_cores": 1.75, "throttled_pct": 0.0}, "memory": null,
      "runq": {"p50_ns": 65536, "p99_ns": 4194304},
      "hist_window": [], "waited_behind_lower": 0, "waited_behind_lower_delta": 0}
   ]})";
@@ -207,11 +210,13 @@ TEST(Top, IterationsSortAndJsonLines) {
     ASSERT_EQ(doc["containers"].size(), 2u);
     EXPECT_EQ(doc["containers"][0]["id"], "batch1");  // more CPU first
     const auto& web = doc["containers"][1];
-    for (const char* key :
-         {"id", "name", "pod_uid", "tier", "cgroup", "cgroup_id", "cpu_cores", "throttled_pct",
-          "runq_p50_ns", "runq_p99_ns", "waited_behind_lower", "waited_behind_lower_delta"}) {
+    for (const char* key : {"id", "name", "pod_uid", "tier", "cgroup", "cgroup_id", "cpu_cores",
+                            "memory_working_set_bytes", "throttled_pct", "runq_p50_ns",
+                            "runq_p99_ns", "waited_behind_lower", "waited_behind_lower_delta"}) {
       EXPECT_TRUE(web.contains(key)) << key;
     }
+    EXPECT_EQ(web["memory_working_set_bytes"], 67108864);
+    EXPECT_TRUE(doc["containers"][0]["memory_working_set_bytes"].is_null()) << "unknown: null";
     EXPECT_EQ(web["runq_p99_ns"], 262144);
     EXPECT_DOUBLE_EQ(web["throttled_pct"].get<double>(), 10.0);
     EXPECT_EQ(web["waited_behind_lower"], 40);
@@ -231,13 +236,16 @@ TEST(Top, TableRedrawsInPlaceOnATerminal) {
                      "sorted by throttled"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("CONTAINER     TIER   CPU  RUNQ_P50  RUNQ_P99  THROTTLED  BEHIND_LOWER  "
-                     "/TICK"),
+  EXPECT_NE(out.find("CONTAINER     TIER   CPU     MEM  RUNQ_P50  RUNQ_P99  THROTTLED  "
+                     "BEHIND_LOWER  /TICK"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("podu1/web1    LS    0.50    8.19µs     262µs      10.0%            40  "
-                     "    2"),
+  EXPECT_NE(out.find("podu1/web1    LS    0.50  64.0Mi    8.19µs     262µs      10.0%            "
+                     "40      2"),
             std::string::npos)
+      << out;
+  EXPECT_NE(out.find("podu2/batch1  BE    1.75       -"), std::string::npos)
+      << "unknown memory: -\n"
       << out;
   EXPECT_LT(out.find("podu1/web1"), out.find("podu2/batch1"));  // more throttled first
 }
@@ -256,6 +264,9 @@ TEST(Top, SortKeysAndLimit) {
   EXPECT_EQ(snap->containers[0].id, "batch1");
   sortContainers(snap->containers, "waited");
   EXPECT_EQ(snap->containers[0].id, "web1");
+  sortContainers(snap->containers, "cpu");
+  sortContainers(snap->containers, "mem");
+  EXPECT_EQ(snap->containers[0].id, "web1") << "more memory first; unknown counts as 0";
   sortContainers(snap->containers, "tier");
   EXPECT_EQ(snap->containers[0].id, "web1");
   sortContainers(snap->containers, "name");
@@ -276,6 +287,20 @@ TEST(Top, AgentDownExitsTwo) {
   World bad;
   bad.agent.body = "<html>";
   EXPECT_EQ(bad.run({"top", "--iterations=1"}), kExitSystem);
+}
+
+TEST(Profile, TableShowsTheProfilesMemory) {
+  json body = json::parse(R"({"containers": [
+    {"id": "web1", "name": "podu1/web1", "tier": "LS",
+     "profile": {"tier": "LS", "samples": 5, "cpu": {"p50": 0.1, "p95": 0.2, "p99": 0.3, "max": 0.4},
+                 "recommended_request_cores": 0.25,
+                 "memory": {"p95_bytes": 67108864.0, "max_bytes": 100663296.0}}},
+    {"id": "batch1", "name": "podu2/batch1", "tier": "BE", "profile": null}]})");
+  auto text = renderProfiles(body, "");
+  ASSERT_TRUE(text) << text.error().message();
+  EXPECT_NE(text->find("MEM_P95  MEM_MAX"), std::string::npos) << *text;
+  EXPECT_NE(text->find("64.0Mi   96.0Mi"), std::string::npos) << *text;
+  EXPECT_NE(text->find("podu2/batch1"), std::string::npos) << *text;
 }
 
 TEST(HistWindow, FromTheAgent) {

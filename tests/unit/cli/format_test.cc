@@ -28,6 +28,17 @@ TEST(FormatCount, SuffixesAboveFourDigits) {
   EXPECT_EQ(formatCount(7000000000), "7.00G");
 }
 
+TEST(FormatBytes, BinaryUnitsWithThreeDigits) {
+  EXPECT_EQ(formatBytes(0), "0B");
+  EXPECT_EQ(formatBytes(1023), "1023B");
+  EXPECT_EQ(formatBytes(1024), "1.00Ki");
+  EXPECT_EQ(formatBytes(512 * 1024), "512Ki");
+  EXPECT_EQ(formatBytes((1 << 20) - 1), "1.00Mi");  // rounding carries into the next unit
+  EXPECT_EQ(formatBytes(uint64_t{64} << 20), "64.0Mi");
+  EXPECT_EQ(formatBytes(uint64_t{5} << 29), "2.50Gi");
+  EXPECT_EQ(formatBytes(uint64_t{3} << 50), "3072Ti");
+}
+
 TEST(FormatPercentAndCores, FixedDecimals) {
   EXPECT_EQ(formatPercent(2.14), "2.1%");
   EXPECT_EQ(formatPercent(100), "100.0%");
