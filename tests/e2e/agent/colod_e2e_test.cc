@@ -5,11 +5,13 @@
 #include <grp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,8 +20,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "common/cgroup_mounts.h"
 #include "common/http.h"
 #include "support/privileged.h"
 #include "support/process.h"
@@ -63,7 +67,14 @@ class ColodE2eTest : public ::testing::Test {
     if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
       COLO_SKIP_OR_FAIL("no BTF at /sys/kernel/btf/vmlinux");
     }
-    auto tree = TestCgroupTree::create("colod");
+    // With the memory controller where there is one (the memory test needs it, the others not).
+    auto mounts = detectCgroupMounts();
+    has_memory_ = mounts && mounts->mountFor("memory").has_value();
+    std::vector<std::string> controllers = {"cpu", "cpuacct"};
+    if (has_memory_) {
+      controllers.push_back("memory");
+    }
+    auto tree = TestCgroupTree::create("colod", controllers);
     if (!tree) {
       COLO_SKIP_OR_FAIL("cannot create test cgroups: " + tree.error().message());
     }
@@ -153,9 +164,89 @@ class ColodE2eTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  std::optional<json> getJson(const std::string& path) {
+    auto client = http::Client::connect("unix:" + socket_, 2000);
+    if (!client) {
+      return std::nullopt;
+    }
+    auto resp = client->get(path);
+    if (!resp || resp->status != 200) {
+      return std::nullopt;
+    }
+    auto j = json::parse(resp->body, nullptr, false);
+    if (j.is_discarded()) {
+      return std::nullopt;
+    }
+    return j;
+  }
+
   std::optional<TestCgroupTree> tree_;
   std::optional<Colod> colod_;
   std::string dir_, socket_, log_, pin_dir_;
+  bool has_memory_ = false;
+};
+
+// A child process in a container cgroup that touches `bytes` of anonymous memory and then
+// waits; killed and reaped when this goes.
+class MemoryHog {
+ public:
+  static Result<MemoryHog> start(TestCgroupTree& tree, const std::string& rel, size_t bytes) {
+    int go[2], ready[2];
+    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
+      return failErrno(errno, "pipe2");
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      return failErrno(errno, "fork");
+    }
+    if (pid == 0) {
+      // Touch the memory only once in the cgroup, so that it is charged there.
+      char c = 0;
+      if (::read(go[0], &c, 1) != 1) {
+        ::_exit(1);
+      }
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) {
+        ::_exit(2);
+      }
+      std::memset(p, 0x5a, bytes);
+      (void)!::write(ready[1], &c, 1);
+      ::read(go[0], &c, 1);  // until killed
+      ::_exit(0);
+    }
+    ::close(go[0]);
+    ::close(ready[1]);
+    MemoryHog hog(pid, go[1]);
+    if (auto st = tree.addPid(rel, pid); !st) {
+      ::close(ready[0]);
+      return fail(st.error());
+    }
+    char c = 1;
+    (void)!::write(go[1], &c, 1);
+    bool ok = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+    if (!ok) {
+      return failErrno(EIO, "memory hog did not start");
+    }
+    return hog;
+  }
+  MemoryHog(MemoryHog&& o) noexcept
+      : pid_(std::exchange(o.pid_, -1)), go_fd_(std::exchange(o.go_fd_, -1)) {}
+  MemoryHog& operator=(MemoryHog&&) = delete;
+  ~MemoryHog() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (go_fd_ >= 0) {
+      ::close(go_fd_);
+    }
+  }
+
+ private:
+  MemoryHog(pid_t pid, int go_fd) : pid_(pid), go_fd_(go_fd) {}
+  pid_t pid_;
+  int go_fd_;
 };
 
 TEST_F(ColodE2eTest, ListsKubeletContainersWithTiersAndFigures) {
@@ -237,6 +328,79 @@ TEST_F(ColodE2eTest, ListsKubeletContainersWithTiersAndFigures) {
   EXPECT_NE(listed->body.find(kIdBe), std::string::npos);
   EXPECT_NE(m.find("colo_container_cpu_usage_cores{container=\"" + kIdBe), std::string::npos);
   EXPECT_NE(m.find("colo_agent_containers{tier=\"BE\"} 1"), std::string::npos);
+}
+
+// A container holding 64 MiB of anonymous memory shows it (its working set) in /v1/containers and
+// /metrics, an idle one next to it shows little, and the figure reaches the policy engine: the
+// be-memory capacity's LS memory peak and the container's profile.
+TEST_F(ColodE2eTest, ReportsContainerMemoryWorkingSetToTheApiAndTheEngine) {
+  if (!has_memory_) {
+    COLO_SKIP_OR_FAIL("no cgroup hierarchy carries the memory controller");
+  }
+  if (tree_->version() == CgroupVersion::kV2) {
+    // v2: the memory controller enabled at every level above the containers.
+    for (std::string rel : {kLsRel, kBeRel}) {
+      std::vector<std::string> parents;
+      for (auto p = std::filesystem::path(rel).parent_path(); !p.empty(); p = p.parent_path()) {
+        parents.insert(parents.begin(), p.string());
+      }
+      for (const auto& d : parents) {
+        std::ofstream(tree_->path("memory", d) + "/cgroup.subtree_control") << "+cpu +memory";
+      }
+    }
+  }
+  constexpr uint64_t kMiB = 1 << 20;
+  auto hog = MemoryHog::start(*tree_, kLsRel, 64 * kMiB);
+  ASSERT_TRUE(hog) << hog.error().message();
+  ASSERT_TRUE(tree_->spawn(kBeRel, {"sleep", "600"}));
+  ASSERT_NO_FATAL_FAILURE(startColod({"--enforce=false", "--state_dir=" + dir_ + "/state",
+                                      "--feature_probe_cgroup=" + tree_->topName() + "-probe"},
+                                     "policy:\n  be_cpu: {safety_watermark: 0.9}\n"));
+
+  auto working_set = [&](const std::string& id) -> std::optional<uint64_t> {
+    auto c = container(id);
+    if (!c || !c->contains("memory") || (*c)["memory"].is_null()) {
+      return std::nullopt;
+    }
+    return (*c)["memory"]["working_set_bytes"].get<uint64_t>();
+  };
+  // Memory is read about once a second per container: a few seconds at most.
+  ASSERT_TRUE(pollUntil([&] { return working_set(kIdLs) && working_set(kIdBe); }, seconds(10)))
+      << "no memory figures in " << (containers() ? containers()->dump() : "(none)");
+  EXPECT_TRUE(pollUntil([&] { return working_set(kIdLs).value_or(0) >= 56 * kMiB; }, seconds(10)))
+      << "LS working set " << working_set(kIdLs).value_or(0) / kMiB << " MiB";
+  EXPECT_LT(*working_set(kIdBe), 16 * kMiB) << "an idle container holds little";
+  auto ls = *container(kIdLs);
+  EXPECT_GE(ls["memory"]["usage_bytes"].get<uint64_t>(), 56 * kMiB);
+  std::cout << "LS working set " << *working_set(kIdLs) / kMiB << " MiB, idle BE "
+            << *working_set(kIdBe) / 1024 << " KiB\n";
+
+  std::string m = metrics();
+  std::smatch match;
+  ASSERT_TRUE(
+      std::regex_search(m, match,
+                        std::regex("colo_container_memory_working_set_bytes\\{container=\"" +
+                                   kIdLs + "\"[^}]*\\} ([0-9.e+]+)")))
+      << m;
+  EXPECT_GE(std::stod(match[1].str()), 56.0 * kMiB);
+
+  // The engine's input: be-memory's LS memory peak and the LS container's profile.
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto node = getJson("/v1/node");
+        return node &&
+               (*node)["capacity"]["terms"]["ls_memory_peak_bytes"].get<double>() >= 56.0 * kMiB;
+      },
+      seconds(10)))
+      << (getJson("/v1/node") ? getJson("/v1/node")->dump() : "(no /v1/node)");
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto c = container(kIdLs);
+        return c && (*c)["profile"].is_object() &&
+               (*c)["profile"]["memory"]["max_bytes"].get<double>() >= 56.0 * kMiB;
+      },
+      seconds(10)));
+  EXPECT_NE(metrics().find("colo_agent_read_errors_total 0\n"), std::string::npos);
 }
 
 TEST_F(ColodE2eTest, ContainerCreatedAfterStartAppearsAndGoesWithoutRescan) {
