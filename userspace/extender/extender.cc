@@ -128,7 +128,8 @@ Extender::Extender(Config config, std::string url_prefix, NodeCache* cache, Cloc
       prefix_(std::move(url_prefix)),
       cache_(cache),
       clock_(std::move(clock)),
-      plugins_(config_, &metrics_, &placements_) {
+      placements_(cache_ != nullptr ? &cache_->placements() : &own_placements_),
+      plugins_(config_, &metrics_, placements_) {
   while (!prefix_.empty() && prefix_.back() == '/') {
     prefix_.pop_back();
   }
@@ -209,10 +210,8 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
     }
     // Without any placement every summary is zero: skip filling 40 bytes per node.
     static const Placements::Summary kNothingPlaced{};
-    const bool any_placed = !placements_.empty();
-    if (any_placed) {
-      plugins_.placedOn(views, now, &ts.placed);
-    }
+    const bool any_placed = placements_->summarizeAny(
+        views, now, int64_t{config_.cool_down.window_s} * 1000, &ts.placed);
     // Verdicts: collect the failing ones straight into their JSON objects; everything else
     // passes.
     std::string& failed = ts.failed;
@@ -381,7 +380,7 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
     int64_t keep =
         std::max<int64_t>(int64_t{config_.cool_down.window_s}, int64_t{config_.max_metrics_age_s}) *
         1000;
-    placements_.prune(now, keep);
+    placements_->prune(now, keep);
   }
   metrics_.flushDecisions();
   metrics_.latency[1].observe(monotonicNs() - start);

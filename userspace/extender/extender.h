@@ -31,8 +31,8 @@ class Extender {
   http::Response handle(const http::Request& request);
   ExtenderMetrics& metrics() { return metrics_; }
   const Config& config() const { return config_; }
-  // The CoolDownHotNode state (the benchmark seeds it).
-  Placements& placements() { return placements_; }
+  // The CoolDownHotNode state (the benchmark seeds it): the node cache's when there is one.
+  Placements& placements() { return *placements_; }
 
   // The verbs without HTTP, for tests and the in-process benchmark. `body` needs
   // simdjson::SIMDJSON_PADDING readable bytes past its end within `capacity`.
@@ -50,7 +50,8 @@ class Extender {
   NodeCache* cache_;
   Clock clock_;
   ExtenderMetrics metrics_;
-  Placements placements_;
+  Placements own_placements_;  // used without a node cache
+  Placements* placements_;     // the cache's, or own_placements_
   Plugins plugins_;
   std::atomic<int64_t> next_prune_ms_{0};
 };

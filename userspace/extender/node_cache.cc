@@ -43,17 +43,24 @@ void NodeCache::Index::insert(uint64_t hash, const NodeEntry* entry) {
 
 void NodeCache::upsert(NodeEntry node) {
   std::unique_lock lock(mu_);
-  std::string name = node.name;
-  auto [it, inserted] = map_.insert_or_assign(std::move(name), std::move(node));
-  if (inserted) {
-    index_.add(&it->second);  // a replaced entry keeps its address
+  auto it = map_.find(node.name);
+  if (it != map_.end()) {
+    node.placements = it->second.placements;  // the state follows the name
+    it->second = std::move(node);             // a replaced entry keeps its address
+    return;
   }
+  std::string name = node.name;
+  it = map_.emplace(std::move(name), std::move(node)).first;
+  placements_.link(&it->second);
+  index_.add(&it->second);
 }
 
 void NodeCache::erase(std::string_view name) {
   std::unique_lock lock(mu_);
   auto it = map_.find(name);
   if (it != map_.end()) {
+    // Requests hold the shared lock while they use entries and their links: none is running.
+    placements_.unlink(&it->second);
     map_.erase(it);
     index_.rebuild(map_);  // node deletions are rare; linear probing has no cheap removal
   }
@@ -66,12 +73,21 @@ void NodeCache::replaceAll(std::vector<NodeEntry> nodes) {
     std::string name = n.name;
     fresh.insert_or_assign(std::move(name), std::move(n));
   }
+  // Linked before they are published; a name in both lists is linked twice for a moment.
+  for (auto& [name, entry] : fresh) {
+    entry.placements = nullptr;
+    placements_.link(&entry);
+  }
   Index index;
   index.rebuild(fresh);  // the entries' addresses survive the swap
   {
     std::unique_lock lock(mu_);
     map_.swap(fresh);
     std::swap(index_, index);
+  }
+  // No request sees the old entries any more (they ran under the shared lock).
+  for (auto& [name, entry] : fresh) {
+    placements_.unlink(&entry);
   }
   synced_.store(true, std::memory_order_release);
 }

@@ -1,10 +1,10 @@
 // NodeCache: the nodes the extender knows from its list+watch of the Kubernetes API
-// (nodeCacheCapable: true). Written by the watcher thread, read by the HTTP workers.
+// (nodeCacheCapable: true), and their cool-down state. Written by the watcher thread, read by
+// the HTTP workers.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <shared_mutex>
 #include <string>
@@ -12,36 +12,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "extender/name_hash.h"
+#include "extender/placements.h"
 #include "extender/types.h"
 
 namespace colo::extender {
-
-// A fast 64-bit hash for node names (short ASCII strings): 8 bytes per multiply, no
-// per-byte loop. Not meant to resist crafted collisions; names come from the API server and
-// kube-scheduler, and a collision only costs a longer probe.
-inline uint64_t nameHash(std::string_view s) {
-  const char* p = s.data();
-  size_t n = s.size();
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
-  auto mix = [](uint64_t h, uint64_t w) {
-    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 31);
-  };
-  while (n >= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = mix(h, w);
-    p += 8;
-    n -= 8;
-  }
-  if (n > 0) {
-    uint64_t w = 0;
-    std::memcpy(&w, p, n);
-    h = mix(h, w);
-  }
-  h = (h ^ (h >> 29)) * 0x94d049bb133111ebull;
-  return h ^ (h >> 32);
-}
 
 class NodeCache {
  public:
@@ -93,6 +68,8 @@ class NodeCache {
     size_t used_ = 0;
   };
 
+  // Adds or replaces a node. Each entry is linked to its node's state in placements() (kept
+  // across replacements of the entry, a removal and a relist: the state follows the name).
   void upsert(NodeEntry node);
   void erase(std::string_view name);
   // Replaces everything (after a list); marks the cache synced.
@@ -111,8 +88,14 @@ class NodeCache {
   }
   size_t size() const;
   bool synced() const { return synced_.load(std::memory_order_acquire); }
+  // The cool-down state of the extender serving from this cache (its own lock: request handlers
+  // update it under the cache's shared lock). Entries read inside read()/readIndex() carry
+  // their node's link into it (NodeEntry::placements).
+  Placements& placements() { return placements_; }
 
  private:
+  // Declared first: destroyed last, after the entries that link into it.
+  Placements placements_;
   mutable std::shared_mutex mu_;
   Map map_;
   Index index_;

@@ -118,103 +118,6 @@ void FilterVerdict::appendReason(const Config& c, std::string* out) const {
   }
 }
 
-void Placements::record(std::string_view node, Placement p) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_node_.find(node);
-  if (it == by_node_.end()) {
-    it = by_node_.emplace(std::string(node), Node{}).first;
-  }
-  Node& n = it->second;
-  // Requests served concurrently may record slightly out of order: keep the entries ordered.
-  auto pos = n.placed.end();
-  const auto first = n.placed.begin() + static_cast<ptrdiff_t>(n.head);
-  while (pos != first && std::prev(pos)->at_ms > p.at_ms) {
-    --pos;
-  }
-  n.placed.insert(pos, p);
-  if (p.at_ms > n.since_ms) {
-    n.after_since.add(p, 1);
-  }
-  if (n.size() > kMaxPerNode) {
-    n.popFront();
-  }
-}
-
-void Placements::Node::summarize(int64_t now_ms, int64_t window_ms, int64_t since, Summary* out) {
-  const Placement* first = placed.data() + head;
-  const Placement* last = placed.data() + placed.size();
-  // Wins inside the window: the newest entries. Find where they start, then add them oldest
-  // first (the order the penalty has always been summed in).
-  const Placement* end = last;
-  while (end != first && end[-1].at_ms > now_ms) {
-    --end;  // in the future (another request's clock): age < 0, no penalty
-  }
-  const Placement* begin = end;
-  while (begin != first && now_ms - begin[-1].at_ms < window_ms) {
-    --begin;
-  }
-  for (const Placement* p = begin; p != end; ++p) {
-    int64_t age = now_ms - p->at_ms;
-    out->penalty += 1.0 - static_cast<double>(age) / static_cast<double>(window_ms);
-  }
-  // Usage placed after `since`: the running totals while `since` stays the same.
-  if (first == last || last[-1].at_ms <= since) {
-    return;  // nothing after it (e.g. since = now for a node without usable metrics)
-  }
-  if (since != since_ms) {
-    // A newer (or other) metrics timestamp: re-sum the placements after it, newest first.
-    after_since = {};
-    for (const Placement* p = last; p != first && p[-1].at_ms > since; --p) {
-      after_since.add(p[-1], 1);
-    }
-    since_ms = since;
-  }
-  out->cpu_m = after_since.cpu_m;
-  out->memory_bytes = after_since.memory_bytes;
-  out->be_cpu_m = after_since.be_cpu_m;
-  out->be_memory_bytes = after_since.be_memory_bytes;
-}
-
-Placements::Summary Placements::summarize(std::string_view node, int64_t now_ms, int64_t window_ms,
-                                          int64_t since_ms) const {
-  Summary s;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_node_.find(node);
-  if (it != by_node_.end()) {
-    it->second.summarize(now_ms, window_ms, since_ms, &s);
-  }
-  return s;
-}
-
-void Placements::summarizeMany(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
-                               std::vector<Summary>* out) const {
-  out->assign(nodes.size(), Summary{});
-  std::lock_guard<std::mutex> lock(mu_);
-  if (by_node_.empty()) {
-    return;
-  }
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    auto it = by_node_.find(nodes[i].name);
-    if (it == by_node_.end()) {
-      continue;
-    }
-    const NodeView& n = nodes[i];
-    int64_t since = n.state == MetricsState::kOk ? n.entry->metrics.timestamp_ms : now_ms;
-    it->second.summarize(now_ms, window_ms, since, &(*out)[i]);
-  }
-}
-
-void Placements::prune(int64_t now_ms, int64_t keep_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = by_node_.begin(); it != by_node_.end();) {
-    Node& n = it->second;
-    while (!n.empty() && now_ms - n.front().at_ms > keep_ms) {
-      n.popFront();
-    }
-    it = n.empty() ? by_node_.erase(it) : std::next(it);
-  }
-}
-
 MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms,
                                std::string_view name) const {
   MetricsState s;
@@ -347,13 +250,14 @@ void Plugins::score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t
   const double peak_w = 1.0 - now_w;
 
   thread_local std::vector<Placements::Summary> placed_all;  // reused: no allocation per request
-  placements_->summarizeMany(nodes, now_ms, window_ms, &placed_all);
+  static const Placements::Summary kNothingPlaced{};
+  const bool any_placed = placements_->summarizeAny(nodes, now_ms, window_ms, &placed_all);
   size_t best = nodes.size();
   int64_t best_score = -1;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeView& n = nodes[i];
     const bool usable = n.state == MetricsState::kOk;
-    const Placements::Summary& placed = placed_all[i];
+    const Placements::Summary& placed = any_placed ? placed_all[i] : kNothingPlaced;
     double weighted = 0;
     if (c.load_aware.weight > 0) {
       double s = 0.5;
@@ -406,8 +310,7 @@ void Plugins::score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t
     }
   }
   if (record_winner && c.cool_down.weight > 0 && best < nodes.size()) {
-    placements_->record(nodes[best].name,
-                        {now_ms, pod_cpu, pod_mem, pod.be_cpu_m, pod.be_memory_bytes});
+    placements_->record(nodes[best], {now_ms, pod_cpu, pod_mem, pod.be_cpu_m, pod.be_memory_bytes});
     metrics_->cool_down_wins.fetch_add(1, std::memory_order_relaxed);
   }
 }

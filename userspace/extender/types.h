@@ -30,10 +30,17 @@ struct PodInfo {
 enum class MetricsState { kOk, kMissing, kStale, kGarbled };
 std::string_view metricsStateName(MetricsState s);
 
+class NodePlacements;  // placements.h
+
 // What the extender knows about one node, decoded once (per watch event, or per request in
-// Nodes mode). Immutable after construction, shared between threads.
+// Nodes mode). Immutable once shared between threads.
 struct NodeEntry {
   std::string name;
+  // In the node cache: the node's cool-down state, set by the cache (Placements::link) before the
+  // entry is shared and valid while the entry is in the cache; what it points to is guarded by
+  // the Placements' mutex. Null elsewhere (Nodes mode): the state is then looked up by name.
+  // Next to the name, which a lookup reads anyway.
+  NodePlacements* placements = nullptr;
   bool colocation_open = false;  // carries the colocation label
   bool has_metrics = false;      // annotation present and decoded
   NodeMetrics metrics;
