@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "common/log.h"
@@ -78,6 +79,64 @@ std::optional<http::Response> parseInto(std::string_view verb, std::string_view 
     return textResponse(400, fmt::format("bad ExtenderArgs: {}", st.error().message()));
   }
   return std::nullopt;
+}
+
+// The HostPriorityList: [{"Host":"n1","Score":7},...]. Node names need no JSON escaping (DNS
+// names) and scores are 0..10, so each element is three copies into a buffer sized once; a list
+// with any other name or score goes through JsonWriter.
+void writeHostPriorityList(std::span<const NodeView> views, std::span<const int64_t> scores,
+                           std::string* out) {
+  static constexpr std::string_view kHost = R"({"Host":")";
+  static constexpr std::string_view kScore = R"(","Score":)";
+  size_t bytes = 2;
+  bool simple = true;
+  for (size_t i = 0; i < views.size(); ++i) {
+    bytes += views[i].name.size();
+    simple = simple && scores[i] >= 0 && scores[i] <= kMaxExtenderPriority &&
+             JsonWriter::plain(views[i].name);
+  }
+  bytes += views.size() * (kHost.size() + kScore.size() + 4);  // 2 digits, '}', ','
+  if (!simple) {
+    out->reserve(bytes + views.size() * 16);
+    JsonWriter w(out);
+    w.ch('[');
+    for (size_t i = 0; i < views.size(); ++i) {
+      if (i > 0) {
+        w.ch(',');
+      }
+      w.raw(R"({"Host":)");
+      w.str(views[i].name);
+      w.raw(R"(,"Score":)");
+      w.num(scores[i]);
+      w.ch('}');
+    }
+    w.ch(']');
+    return;
+  }
+  const size_t old = out->size();
+  out->resize_and_overwrite(old + bytes, [&](char* base, size_t) {
+    char* p = base + old;
+    *p++ = '[';
+    for (size_t i = 0; i < views.size(); ++i) {
+      if (i > 0) {
+        *p++ = ',';
+      }
+      std::memcpy(p, kHost.data(), kHost.size());
+      p += kHost.size();
+      std::memcpy(p, views[i].name.data(), views[i].name.size());
+      p += views[i].name.size();
+      std::memcpy(p, kScore.data(), kScore.size());
+      p += kScore.size();
+      const int64_t score = scores[i];
+      if (score >= 10) {
+        *p++ = static_cast<char>('0' + score / 10);
+      }
+      *p++ = static_cast<char>('0' + score % 10);
+      *p++ = '}';
+    }
+    *p++ = ']';
+    return static_cast<size_t>(p - base);
+  });
 }
 
 }  // namespace
@@ -336,24 +395,7 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
       v.state = plugins_.classify(v.entry, now, v.name);
     }
     plugins_.score(args.pod, views, now, &ts.scores);
-    size_t bytes = 16;
-    for (const NodeView& v : views) {
-      bytes += v.name.size() + 32;
-    }
-    out.reserve(bytes + 512);
-    JsonWriter w(&out);
-    w.ch('[');
-    for (size_t i = 0; i < views.size(); ++i) {
-      if (i > 0) {
-        w.ch(',');
-      }
-      w.raw(R"({"Host":)");
-      w.str(views[i].name);
-      w.raw(R"(,"Score":)");
-      w.num(ts.scores[i]);
-      w.ch('}');
-    }
-    w.ch(']');
+    writeHostPriorityList(views, ts.scores, &out);
   };
   ts.views.clear();
   if (args.nodes_mode) {

@@ -24,6 +24,15 @@ constexpr EscapeTable kEscape;
 
 }  // namespace
 
+bool JsonWriter::plain(std::string_view s) {
+  for (char c : s) {
+    if (kEscape[static_cast<unsigned char>(c)]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void JsonWriter::str(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t old = out_->size();

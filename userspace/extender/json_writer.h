@@ -14,6 +14,8 @@ class JsonWriter {
   void raw(std::string_view s) { out_->append(s); }
   void ch(char c) { out_->push_back(c); }
   void str(std::string_view s);
+  // True when str(s) would copy s unchanged between the quotes (no byte needs escaping).
+  static bool plain(std::string_view s);
   void num(int64_t v);
   void key(std::string_view k) {
     str(k);

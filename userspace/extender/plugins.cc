@@ -61,6 +61,15 @@ void appendBytes(std::string* out, int64_t b) {
 
 }  // namespace
 
+// For 0 <= x < 2^52, x - trunc(x) is exact, so comparing it with 0.5 rounds as llround does.
+int64_t roundHalfAway(double x) {
+  if (x >= 0 && x < 0x1p52) {
+    const auto t = static_cast<int64_t>(x);
+    return t + (x - static_cast<double>(t) >= 0.5 ? 1 : 0);
+  }
+  return std::llround(x);
+}
+
 void FilterVerdict::appendReason(const Config& c, std::string* out) const {
   auto it = std::back_inserter(*out);
   switch (why) {
@@ -300,7 +309,7 @@ void Plugins::score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t
     }
     int64_t score =
         total_weight > 0
-            ? std::llround(static_cast<double>(kMaxExtenderPriority) * weighted / total_weight)
+            ? roundHalfAway(static_cast<double>(kMaxExtenderPriority) * weighted / total_weight)
             : kMaxExtenderPriority / 2;
     score = std::clamp<int64_t>(score, 0, kMaxExtenderPriority);
     (*scores)[i] = score;

@@ -17,6 +17,10 @@ namespace colo::extender {
 
 inline constexpr int64_t kMaxExtenderPriority = 10;
 
+// std::llround(x), without the libm call for 0 <= x < 2^52 (the scores): halves round away from
+// zero.
+int64_t roundHalfAway(double x);
+
 // A filter decision. The reason text is produced on demand (appendReason) so that a request
 // failing thousands of nodes costs no allocation per node.
 struct FilterVerdict {
