@@ -79,32 +79,27 @@ Result<uint64_t> statValue(std::string_view text, std::string_view key) {
   return failInvalid(fmt::format("no {} line", key));
 }
 
-Result<MemoryUsage> parseMemory(std::string_view usage_file, std::string_view usage_text,
-                                std::string_view stat_text, std::string_view inactive_key) {
-  auto usage = parseU64(usage_text);
-  if (!usage) {
-    return fail(usage.error().wrap(usage_file));
-  }
-  auto inactive = statValue(stat_text, inactive_key);
-  if (!inactive) {
-    return fail(inactive.error().wrap("memory.stat"));
-  }
+}  // namespace
+
+MemoryUsage memoryUsage(uint64_t usage_bytes, uint64_t inactive_file_bytes) {
   MemoryUsage out;
-  out.usage_bytes = *usage;
-  out.inactive_file_bytes = *inactive;
+  out.usage_bytes = usage_bytes;
+  out.inactive_file_bytes = inactive_file_bytes;
   // As kubelet: the inactive file pages are reclaimable, the rest is what the container holds.
-  out.working_set_bytes = *usage > *inactive ? *usage - *inactive : 0;
+  // The two files are read one after the other, so inactive may exceed usage: 0, not a wrap.
+  out.working_set_bytes = usage_bytes > inactive_file_bytes ? usage_bytes - inactive_file_bytes : 0;
   return out;
 }
 
-}  // namespace
+Result<uint64_t> parseMemoryUsageBytes(std::string_view text) { return parseU64(text); }
 
-Result<MemoryUsage> parseMemoryV2(std::string_view memory_current, std::string_view memory_stat) {
-  return parseMemory("memory.current", memory_current, memory_stat, "inactive_file");
-}
-
-Result<MemoryUsage> parseMemoryV1(std::string_view usage_in_bytes, std::string_view memory_stat) {
-  return parseMemory("memory.usage_in_bytes", usage_in_bytes, memory_stat, "total_inactive_file");
+Result<uint64_t> parseInactiveFile(std::string_view memory_stat, CgroupVersion version) {
+  auto v = statValue(memory_stat,
+                     version == CgroupVersion::kV2 ? "inactive_file" : "total_inactive_file");
+  if (!v) {
+    return fail(v.error().wrap("memory.stat"));
+  }
+  return v;
 }
 
 Result<std::optional<double>> parseCpuMax(std::string_view text) {

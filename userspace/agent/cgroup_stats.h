@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/cgroup_mounts.h"
 #include "common/result.h"
 
 namespace colo::agent {
@@ -39,12 +40,14 @@ struct MemoryUsage {
   uint64_t inactive_file_bytes = 0;  // v2 memory.stat inactive_file, v1 total_inactive_file
   uint64_t working_set_bytes = 0;    // usage_bytes − inactive_file_bytes, ≥ 0
 };
-// v2: memory.current and memory.stat (its inactive_file line). EINVAL on a malformed number or a
-// memory.stat without inactive_file.
-Result<MemoryUsage> parseMemoryV2(std::string_view memory_current, std::string_view memory_stat);
-// v1: memory.usage_in_bytes and memory.stat (total_inactive_file: hierarchical, as the usage is).
-// EINVAL as above.
-Result<MemoryUsage> parseMemoryV1(std::string_view usage_in_bytes, std::string_view memory_stat);
+// The figures from a usage and an inactive file count: working set = usage − inactive, ≥ 0.
+MemoryUsage memoryUsage(uint64_t usage_bytes, uint64_t inactive_file_bytes);
+// v2 memory.current, v1 memory.usage_in_bytes: bytes. EINVAL on anything but a number.
+Result<uint64_t> parseMemoryUsageBytes(std::string_view text);
+// The inactive file pages of a memory.stat, bytes: v2 its inactive_file line, v1 its
+// total_inactive_file line (hierarchical, as v1's usage_in_bytes is). EINVAL when the line is
+// missing or malformed.
+Result<uint64_t> parseInactiveFile(std::string_view memory_stat, CgroupVersion version);
 
 struct Pressure {
   double some_avg10 = 0;

@@ -396,39 +396,51 @@ void Collector::maybeReadMemory(Container& c) {
 
 void Collector::readMemory(Container& c) {
   ContainerView& v = c.view;
-  const bool v2 = options_.memory_version == CgroupVersion::kV2;
-  cgroupFilePath(options_.memory_mount, v.cgroup, v2 ? "memory.current" : "memory.usage_in_bytes",
-                 &mem_path_);
-  Status st = readCgroupFileInto(mem_path_, &c.mem_usage_fd, &mem_usage_buf_);
-  if (st) {
-    cgroupFilePath(options_.memory_mount, v.cgroup, "memory.stat", &mem_path_);
-    st = readCgroupFileInto(mem_path_, &c.mem_stat_fd, &mem_stat_buf_);
-  }
-  Result<MemoryUsage> memory = failInvalid("unread");
-  if (!st) {
-    if (isGone(st.error())) {
+  const CgroupVersion version = options_.memory_version;
+  // A failure: a missing memory cgroup is normal (counted), anything else a read error.
+  auto failed = [&](const Error& e) {
+    v.memory.reset();
+    if (isGone(e)) {
       // The CPU read just found the cgroup, so its memory cgroup is what is missing: not made
       // yet (runtimes create one controller's directory after another), removed first, or, on
       // v2, the memory controller not enabled above it. Tried again at the next due tick.
       ++stats_.memory_missing;
-      v.memory.reset();
-      log::debug(kComponent, "no memory figures for {}: {}", v.cgroup, st.error().message());
+      log::debug(kComponent, "no memory figures for {}: {}", v.cgroup, e.message());
       return;
     }
-    memory = fail(st.error());
-  } else {
-    memory = v2 ? parseMemoryV2(mem_usage_buf_, mem_stat_buf_)
-                : parseMemoryV1(mem_usage_buf_, mem_stat_buf_);
-  }
-  if (!memory) {
     ++stats_.read_errors;
-    v.memory.reset();
     if (read_log_.allow()) {
-      log::warn(kComponent, "read memory of {}: {}", v.cgroup, memory.error().message());
+      log::warn(kComponent, "read memory of {}: {}", v.cgroup, e.message());
     }
+  };
+  cgroupFilePath(options_.memory_mount, v.cgroup,
+                 version == CgroupVersion::kV2 ? "memory.current" : "memory.usage_in_bytes",
+                 &mem_path_);
+  if (auto st = readCgroupFileInto(mem_path_, &c.mem_usage_fd, &mem_usage_buf_); !st) {
+    return failed(st.error());
+  }
+  auto usage = parseMemoryUsageBytes(mem_usage_buf_);
+  if (!usage) {
+    return failed(usage.error().wrap(mem_path_));
+  }
+  const uint64_t moved =
+      *usage > c.stat_usage_bytes ? *usage - c.stat_usage_bytes : c.stat_usage_bytes - *usage;
+  if (v.memory && moved < kStatRereadBytes && ++c.reads_since_stat < kStatEveryReads) {
+    // Usage (nearly) unchanged: the inactive file pages read last time still hold.
+    v.memory = memoryUsage(*usage, v.memory->inactive_file_bytes);
     return;
   }
-  v.memory = *memory;
+  cgroupFilePath(options_.memory_mount, v.cgroup, "memory.stat", &mem_path_);
+  if (auto st = readCgroupFileInto(mem_path_, &c.mem_stat_fd, &mem_stat_buf_); !st) {
+    return failed(st.error());
+  }
+  auto inactive = parseInactiveFile(mem_stat_buf_, version);
+  if (!inactive) {
+    return failed(inactive.error().wrap(mem_path_));
+  }
+  v.memory = memoryUsage(*usage, *inactive);
+  c.stat_usage_bytes = *usage;
+  c.reads_since_stat = 0;
 }
 
 void Collector::applyCpu(Container& c, const CpuStat& stat, int64_t now_ns) {

@@ -42,18 +42,20 @@ TEST(CgroupStatsTest, V2MemoryWorkingSetIsUsageLessInactiveFile) {
       "anon 41943040\nfile 62914560\nkernel 1048576\nshmem 0\nworkingset_refault_file 9\n"
       "inactive_anon 0\nactive_anon 41943040\ninactive_file 20971520\nactive_file 41943040\n"
       "unevictable 0\n";
-  auto m = parseMemoryV2("104857600\n", stat);
-  ASSERT_TRUE(m) << m.error().message();
-  EXPECT_EQ(m->usage_bytes, 104857600u);
-  EXPECT_EQ(m->inactive_file_bytes, 20971520u);
-  EXPECT_EQ(m->working_set_bytes, 104857600u - 20971520u);
+  auto usage = parseMemoryUsageBytes("104857600\n");
+  auto inactive = parseInactiveFile(stat, CgroupVersion::kV2);
+  ASSERT_TRUE(usage && inactive);
+  MemoryUsage m = memoryUsage(*usage, *inactive);
+  EXPECT_EQ(m.usage_bytes, 104857600u);
+  EXPECT_EQ(m.inactive_file_bytes, 20971520u);
+  EXPECT_EQ(m.working_set_bytes, 104857600u - 20971520u);
   // Inactive file pages over the usage (the two files are read one after the other): 0.
-  auto clamped = parseMemoryV2("1000\n", "inactive_file 4096\n");
-  ASSERT_TRUE(clamped);
-  EXPECT_EQ(clamped->working_set_bytes, 0u);
-  EXPECT_FALSE(parseMemoryV2("max\n", stat));
-  EXPECT_FALSE(parseMemoryV2("100\n", "anon 1\nactive_file 2\n")) << "no inactive_file";
-  EXPECT_FALSE(parseMemoryV2("100\n", "inactive_file x\n"));
+  EXPECT_EQ(memoryUsage(1000, 4096).working_set_bytes, 0u);
+  EXPECT_FALSE(parseMemoryUsageBytes("max\n"));
+  EXPECT_FALSE(parseMemoryUsageBytes(""));
+  EXPECT_FALSE(parseInactiveFile("anon 1\nactive_file 2\n", CgroupVersion::kV2))
+      << "no inactive_file";
+  EXPECT_FALSE(parseInactiveFile("inactive_file x\n", CgroupVersion::kV2));
 }
 
 TEST(CgroupStatsTest, V1MemoryUsesTheHierarchicalInactiveFile) {
@@ -64,13 +66,12 @@ TEST(CgroupStatsTest, V1MemoryUsesTheHierarchicalInactiveFile) {
       "active_file 200704\nhierarchical_memory_limit 9223372036854771712\n"
       "total_cache 757055488\ntotal_rss 1131941888\ntotal_inactive_file 422060032\n"
       "total_active_file 322691072\n";
-  auto m = parseMemoryV1("1888874496\n", stat);
-  ASSERT_TRUE(m) << m.error().message();
-  EXPECT_EQ(m->usage_bytes, 1888874496u);
-  EXPECT_EQ(m->inactive_file_bytes, 422060032u);
-  EXPECT_EQ(m->working_set_bytes, 1888874496u - 422060032u);
-  EXPECT_FALSE(parseMemoryV1("1\n", "inactive_file 16384\n")) << "no total_inactive_file";
-  EXPECT_FALSE(parseMemoryV1("", stat));
+  auto inactive = parseInactiveFile(stat, CgroupVersion::kV1);
+  ASSERT_TRUE(inactive) << inactive.error().message();
+  EXPECT_EQ(*inactive, 422060032u);
+  EXPECT_EQ(memoryUsage(1888874496, *inactive).working_set_bytes, 1888874496u - 422060032u);
+  EXPECT_FALSE(parseInactiveFile("inactive_file 16384\n", CgroupVersion::kV1))
+      << "no total_inactive_file";
 }
 
 TEST(CgroupStatsTest, CpuLimits) {

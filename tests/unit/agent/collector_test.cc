@@ -682,8 +682,9 @@ TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
   EXPECT_EQ(col.snapshot()->containers[0].memory->working_set_bytes, 1500000u);
   write(cpu + a + "/cpu.stat", "nr_periods 10\nnr_throttled 5\nthrottled_time 7\n");
   write(cpuacct + a + "/cpuacct.usage", "250000000\n");
-  // A longer memory.stat than before through the same kept descriptor and reused buffer.
-  write(memory + a + "/memory.usage_in_bytes", "3000000\n");
+  // A longer memory.stat than before through the same kept descriptor and reused buffer (the
+  // usage moved by more than 1 MiB: memory.stat is read again).
+  write(memory + a + "/memory.usage_in_bytes", "4000000\n");
   write(memory + a + "/memory.stat",
         "cache 0\nrss 0\ninactive_file 1\ntotal_cache 0\ntotal_rss 1\n"
         "total_inactive_file 1000000\ntotal_active_file 0\n");
@@ -695,7 +696,7 @@ TEST(CollectorCachedFdsTest, RereadsThroughKeptDescriptors) {
   EXPECT_NEAR(v.throttled_pct, 50.0, 1e-9);
   EXPECT_EQ(v.cpu.throttled_ns, 7u);
   ASSERT_TRUE(v.memory);
-  EXPECT_EQ(v.memory->working_set_bytes, 2000000u);
+  EXPECT_EQ(v.memory->working_set_bytes, 3000000u);
   EXPECT_EQ(col.stats().read_errors, 0u);
   std::filesystem::remove_all(root);
 }
@@ -913,10 +914,11 @@ TEST(CollectorTest, MemoryIsReadEveryNthTickSpreadOverTheTicks) {
   }
   FakeSched sched;
   HookFs hook(fs);
-  std::map<std::string, int> reads;  // memory.stat reads per cgroup
+  std::map<std::string, int> reads;  // memory.usage_in_bytes reads per cgroup
   hook.on_read = [&](const std::string& path) {
-    if (path.ends_with("/memory.stat")) {
-      ++reads[path.substr(std::strlen(kMem), path.size() - std::strlen(kMem) - 12)];
+    const std::string_view file = "/memory.usage_in_bytes";
+    if (path.ends_with(file)) {
+      ++reads[path.substr(std::strlen(kMem), path.size() - std::strlen(kMem) - file.size())];
     }
   };
   Collector col(hook, sched, v1MemOptions(10));
@@ -967,6 +969,47 @@ TEST(CollectorTest, MemoryIsReadEveryNthTickSpreadOverTheTicks) {
   EXPECT_EQ(find(*col.snapshot(), late)->memory->working_set_bytes, 30 * kMiB);
 }
 
+// memory.stat (the costly file) is read again only when the usage moved by 1 MiB or more since
+// it was last read, or at every tenth memory read; in between the working set is the new usage
+// less the inactive file pages last read.
+TEST(CollectorTest, MemoryStatIsReadAgainWhenTheUsageMovesOrEveryTenthRead) {
+  FakeFs fs;
+  buildV1Tree(fs);
+  putMemV1(fs, kLsPath, 64 * kMiB, 16 * kMiB);
+  FakeSched sched;
+  HookFs hook(fs);
+  int stat_reads = 0;
+  hook.on_read = [&](const std::string& path) {
+    stat_reads += path == joinPath(kMem, kLsPath) + "/memory.stat";
+  };
+  Collector col(hook, sched, v1MemOptions(1));
+  ASSERT_TRUE(col.start());
+  col.tick(kSec);
+  EXPECT_EQ(stat_reads, 1);
+  auto ws = [&] { return find(*col.snapshot(), kLsPath)->memory->working_set_bytes; };
+  EXPECT_EQ(ws(), 48 * kMiB);
+  // The usage moves by less than 1 MiB: no memory.stat read, the old inactive count.
+  fs.put(joinPath(kMem, kLsPath) + "/memory.usage_in_bytes", fmt::format("{}\n", 64 * kMiB + 4096));
+  col.tick(2 * kSec);
+  EXPECT_EQ(stat_reads, 1);
+  EXPECT_EQ(ws(), 48 * kMiB + 4096);
+  // It moves by 1 MiB or more (here: page cache, all inactive): memory.stat is read again.
+  putMemV1(fs, kLsPath, 96 * kMiB, 48 * kMiB);
+  col.tick(3 * kSec);
+  EXPECT_EQ(stat_reads, 2);
+  EXPECT_EQ(ws(), 48 * kMiB) << "new page cache is not working set";
+  // The usage holds still but the pages age (inactive grows): seen within ten reads.
+  putMemV1(fs, kLsPath, 96 * kMiB, 64 * kMiB);
+  int t = 3;
+  while (ws() != 32 * kMiB && t < 20) {
+    col.tick(++t * kSec);
+  }
+  EXPECT_EQ(ws(), 32 * kMiB);
+  EXPECT_EQ(t, 3 + 10) << "the tenth read after the last memory.stat read";
+  EXPECT_EQ(stat_reads, 3);
+  EXPECT_EQ(col.stats().read_errors, 0u);
+}
+
 TEST(CollectorTest, VanishedMemoryCgroupsAreNormal) {
   FakeFs fs;
   buildV1Tree(fs);
@@ -1002,7 +1045,8 @@ TEST(CollectorTest, VanishedMemoryCgroupsAreNormal) {
   EXPECT_EQ(col.stats().memory_missing, 1u);
 
   // Other failures are read errors; the container stays, its memory unknown.
-  fs.put(joinPath(kMem, kGPath) + "/memory.stat", "total_rss 1\n");  // no total_inactive_file
+  putMemV1(fs, kGPath, 12 * kMiB, 0);  // moved: memory.stat is read again...
+  fs.put(joinPath(kMem, kGPath) + "/memory.stat", "total_rss 1\n");  // ...and is bad
   col.tick(5 * kSec);
   EXPECT_FALSE(find(*col.snapshot(), kGPath)->memory);
   EXPECT_EQ(col.stats().read_errors, 1u);
