@@ -82,8 +82,8 @@ std::optional<http::Response> parseInto(std::string_view verb, std::string_view 
 }
 
 // The HostPriorityList: [{"Host":"n1","Score":7},...]. Node names need no JSON escaping (DNS
-// names) and scores are 0..10, so each element is three copies into a buffer sized once; a list
-// with any other name or score goes through JsonWriter.
+// names) and scores are 0..10, so each element is three copies into a buffer sized once (each
+// name checked as it is copied); a list with any other name or score goes through JsonWriter.
 void writeHostPriorityList(std::span<const NodeView> views, std::span<const int64_t> scores,
                            std::string* out) {
   static constexpr std::string_view kHost = R"({"Host":")";
@@ -92,51 +92,57 @@ void writeHostPriorityList(std::span<const NodeView> views, std::span<const int6
   bool simple = true;
   for (size_t i = 0; i < views.size(); ++i) {
     bytes += views[i].name.size();
-    simple = simple && scores[i] >= 0 && scores[i] <= kMaxExtenderPriority &&
-             JsonWriter::plain(views[i].name);
+    simple = simple && scores[i] >= 0 && scores[i] <= kMaxExtenderPriority;
   }
   bytes += views.size() * (kHost.size() + kScore.size() + 4);  // 2 digits, '}', ','
-  if (!simple) {
-    out->reserve(bytes + views.size() * 16);
-    JsonWriter w(out);
-    w.ch('[');
-    for (size_t i = 0; i < views.size(); ++i) {
-      if (i > 0) {
-        w.ch(',');
-      }
-      w.raw(R"({"Host":)");
-      w.str(views[i].name);
-      w.raw(R"(,"Score":)");
-      w.num(scores[i]);
-      w.ch('}');
-    }
-    w.ch(']');
-    return;
-  }
   const size_t old = out->size();
-  out->resize_and_overwrite(old + bytes, [&](char* base, size_t) {
-    char* p = base + old;
-    *p++ = '[';
-    for (size_t i = 0; i < views.size(); ++i) {
-      if (i > 0) {
-        *p++ = ',';
+  if (simple) {
+    out->resize_and_overwrite(old + bytes, [&](char* base, size_t) {
+      char* p = base + old;
+      *p++ = '[';
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (i > 0) {
+          *p++ = ',';
+        }
+        std::memcpy(p, kHost.data(), kHost.size());
+        p += kHost.size();
+        const std::string_view name = views[i].name;
+        std::memcpy(p, name.data(), name.size());
+        if (!JsonWriter::plain(name)) {
+          simple = false;
+          return old;
+        }
+        p += name.size();
+        std::memcpy(p, kScore.data(), kScore.size());
+        p += kScore.size();
+        const int64_t score = scores[i];
+        if (score >= 10) {
+          *p++ = static_cast<char>('0' + score / 10);
+        }
+        *p++ = static_cast<char>('0' + score % 10);
+        *p++ = '}';
       }
-      std::memcpy(p, kHost.data(), kHost.size());
-      p += kHost.size();
-      std::memcpy(p, views[i].name.data(), views[i].name.size());
-      p += views[i].name.size();
-      std::memcpy(p, kScore.data(), kScore.size());
-      p += kScore.size();
-      const int64_t score = scores[i];
-      if (score >= 10) {
-        *p++ = static_cast<char>('0' + score / 10);
-      }
-      *p++ = static_cast<char>('0' + score % 10);
-      *p++ = '}';
+      *p++ = ']';
+      return static_cast<size_t>(p - base);
+    });
+    if (simple) {
+      return;
     }
-    *p++ = ']';
-    return static_cast<size_t>(p - base);
-  });
+  }
+  out->reserve(old + bytes + views.size() * 16);
+  JsonWriter w(out);
+  w.ch('[');
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (i > 0) {
+      w.ch(',');
+    }
+    w.raw(R"({"Host":)");
+    w.str(views[i].name);
+    w.raw(R"(,"Score":)");
+    w.num(scores[i]);
+    w.ch('}');
+  }
+  w.ch(']');
 }
 
 }  // namespace
