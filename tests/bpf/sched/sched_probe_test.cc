@@ -87,6 +87,15 @@ CgroupSchedStats minus(const CgroupSchedStats& a, const CgroupSchedStats& b) {
 }
 
 // Lower edge (ns) of the bucket holding the p-th fraction of the delays.
+// Waits of at least 2^log2_ns nanoseconds (whole histogram buckets).
+uint64_t countAtLeast(const CgroupSchedStats& s, int log2_ns) {
+  uint64_t n = 0;
+  for (int i = log2_ns; i < kHistBuckets; ++i) {
+    n += s.hist[i];
+  }
+  return n;
+}
+
 uint64_t percentile(const CgroupSchedStats& s, double p) {
   uint64_t total = 0;
   for (auto v : s.hist) {
@@ -288,9 +297,16 @@ TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
   std::printf("LS delay with BE hog: mean %.0f ns p50 %lu p90 %lu waited_behind_lower %lu/%lu\n",
               mean_busy, percentile(*busy, 0.5), percentile(*busy, 0.9), busy->waited_behind_lower,
               busy->count);
-  // Measured: 10-20x on a 2-CPU cgroup v1 VM, 3-4x on a 16-CPU cgroup v2 VM (there the waking
-  // task mostly preempts the hog within microseconds, and a few slice-long waits make the mean).
-  EXPECT_GT(mean_busy, 1.5 * mean_quiet);
+  // Waits of 65 us or more: the hog's doing, where the machine's other load adds a few to both.
+  uint64_t long_quiet = countAtLeast(*quiet, 16);
+  uint64_t long_busy = countAtLeast(*busy, 16);
+  std::printf("LS waits >= 65 us: alone %lu, with BE hog %lu\n", long_quiet, long_busy);
+  // Measured: mean 10-20x on a 2-CPU cgroup v1 VM, 3-4x on a 16-CPU cgroup v2 VM (there the
+  // waking task mostly preempts the hog within microseconds, and a few slice-long waits make the
+  // mean). The mean is not asserted: a few millisecond waits behind the machine's other load
+  // move it either way (seen: alone 68 us, with the hog 61 us, on a VM at load 5). The count of
+  // long waits is what the hog changes: 60-156 of ~300 with it, 1-18 without (six runs there).
+  EXPECT_GE(long_busy, std::max<uint64_t>(10, 2 * long_quiet));
   // Alone, no lower tier ran on the CPU; with the hog, most waits overlap it.
   EXPECT_LE(quiet->waited_behind_lower, quiet->count / 10);
   EXPECT_GE(busy->waited_behind_lower, busy->count / 2);
