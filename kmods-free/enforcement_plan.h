@@ -43,6 +43,9 @@ struct EnforcementPlan {
   std::map<std::string, uint64_t> ls_burst_us;  // key: PlanCgroup::id
   // LS containers whose CPU limit is raised in place, in cores. key: PlanCgroup::id
   std::map<std::string, double> ls_limit_cores;
+  // EEVDF slice for every task of the BE containers, in ns (sched_setattr sched_runtime,
+  // Linux 6.12+; kmods-free/task_slice.h); 0: the kernel's default, untouched.
+  uint64_t be_task_slice_ns = 0;
   // memory.high (v2) / soft cap (v1) on BE containers together, in bytes; nullopt = uncapped.
   std::optional<uint64_t> be_memory_high_bytes;
   // Why the plan is what it is, one line per controller decision (for revisions and logs).

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "kmods-free/task_slice.h"
+
 namespace colo::kmods {
 namespace {
 
@@ -99,6 +101,7 @@ Result<ProbeEnv> realProbeEnv(FileSystem* fs) {
     }
     return ok();
   };
+  env.custom_slice = [] { return probeCustomSlice(); };
   env.core_sched_errno = [] {
     unsigned long cookie = 0;
     if (::prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, 0, kPidTypePid,
@@ -195,6 +198,9 @@ Result<KernelFeatures> probeFeatures(const ProbeEnv& env) {
     f.sched_ext =
         env.fs->exists(joinPath(env.sys_root, "kernel/sched_ext")) ? "disabled" : "absent";
   }
+  if (env.custom_slice) {
+    f.sched_slice_default_ns = env.custom_slice().value_or(0);
+  }
   int core_err = env.core_sched_errno ? env.core_sched_errno() : EINVAL;
   if (core_err == 0) {
     f.core_sched = "available";
@@ -254,6 +260,13 @@ std::vector<Row> rows(const KernelFeatures& f) {
   out.push_back({"PSI", yn(f.psi), "/proc/pressure/cpu"});
   out.push_back({"PSI per cgroup", yn(f.psi_cgroup), "cpu.pressure"});
   out.push_back({"group identity", yn(f.group_identity), "cpu.bvt_warp_ns (vendor kernels)"});
+  out.push_back(
+      {"EEVDF task slice", yn(f.sched_slice_default_ns != 0),
+       f.sched_slice_default_ns != 0
+           ? fmt::format("sched_setattr sched_runtime (default {:.2f} ms): BE tasks get a "
+                         "long slice",
+                         static_cast<double>(f.sched_slice_default_ns) / 1e6)
+           : std::string("sched_setattr sched_runtime (Linux 6.12+)")});
   out.push_back({"BTF", yn(f.btf), "/sys/kernel/btf/vmlinux"});
   out.push_back({"core scheduling", f.core_sched, "prctl(PR_SCHED_CORE)"});
   out.push_back({"sched_ext", f.sched_ext, "/sys/kernel/sched_ext"});
@@ -300,6 +313,8 @@ std::string featuresJson(const KernelFeatures& f) {
   j["psi"] = f.psi;
   j["psi_cgroup"] = f.psi_cgroup;
   j["group_identity"] = f.group_identity;
+  j["sched_slice"] = f.sched_slice_default_ns != 0;
+  j["sched_slice_default_ns"] = f.sched_slice_default_ns;
   j["btf"] = f.btf;
   j["core_sched"] = f.core_sched;
   j["sched_ext"] = f.sched_ext;

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct KernelFeatures {
   std::string sched_ext;           // "enabled", "disabled" (built in, not running), "absent"
   bool memory_high = false;        // memory.high (v2)
   bool memory_soft_limit = false;  // memory.soft_limit_in_bytes (v1)
+  // Custom EEVDF slices (sched_setattr sched_runtime on a fair task, Linux >= 6.12): the
+  // kernel's default slice in ns, 0 where custom slices are not taken.
+  uint64_t sched_slice_default_ns = 0;
 
   std::vector<std::string> notes;  // what could not be probed, and why
 };
@@ -55,6 +59,9 @@ struct ProbeEnv {
   std::function<Status(const std::string&)> remove_dir;  // rmdir one cgroup
   // errno of prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, ...) for this process: 0 when it works.
   std::function<int()> core_sched_errno;
+  // The kernel's default fair slice when it takes custom ones, nullopt when not
+  // (kmods::probeCustomSlice).
+  std::function<std::optional<uint64_t>()> custom_slice;
   std::string probe_name;  // "colo-probe-<pid>" when empty
 };
 

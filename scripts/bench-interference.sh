@@ -11,6 +11,8 @@
 #   colod      the k8s arm plus the real colod (policy engine + enforcement) on the tree
 #   colod-budget  (not in the default set) colod with be_cpu.mode: budget, the watermark budget
 #              whatever the kernel offers — to compare with the default mode side by side
+#   colod-noslice (not in the default set) colod with be_cpu.task_slice_us: 0, BE tasks at the
+#              kernel's default EEVDF slice — what the long BE slice adds, side by side
 #
 # LS p50/p99 and throughput are reported as ratios to LS alone, BE work (stress-ng bogo ops/s) as
 # a ratio to BE alone, each ratio paired within a repetition; the table gives the median and the
@@ -41,8 +43,8 @@ usage: $0 [options]
   --build-dir DIR          where colod is built (default build)
   --client-in-ls           run the load generator as an LS pod under kubepods/burstable instead of
                            in its own cgroup beside kubepods (see docs/BENCHMARKS.md)
-  --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod,colod-budget
-                           (default: all but colod-budget)
+  --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod,colod-budget,
+                           colod-noslice (default: all but colod-budget and colod-noslice)
   --be-cpu N               stress-ng --cpu instances (default: number of online CPUs)
   --be-stream N            stress-ng --stream instances (default 1)
   --client-cpu N           CPU the load generator is pinned to (default: the last online CPU)
@@ -104,7 +106,7 @@ die() { echo "bench-interference: $*" >&2; exit 1; }
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer (seconds)"
 IFS=, read -r -a ARMS <<<"$ARMS_CSV"
 for a in "${ARMS[@]}"; do
-  case $a in ls-alone | be-alone | none | k8s | colod | colod-budget) ;; *) die "unknown arm $a" ;; esac
+  case $a in ls-alone | be-alone | none | k8s | colod | colod-budget | colod-noslice) ;; *) die "unknown arm $a" ;; esac
 done
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it creates cgroups and starts colod)"
@@ -450,6 +452,19 @@ PY
 
 # ---------------------------------------------------------------------------------------------
 # one arm
+# be_slice: the EEVDF slices (ns) of the BE container's tasks, distinct values ("-" without
+# /proc/<pid>/sched's se.slice).
+be_slice() {
+  local f=$CPU_MNT/$NAME/$BE_CTR/tasks
+  ((CGV == 2)) && f=$CPU_MNT/$NAME/$BE_CTR/cgroup.threads
+  local t v out=()
+  while read -r t; do
+    v=$(awk '$1 == "se.slice" {print $3}' "/proc/$t/sched" 2>/dev/null) || true
+    [[ -n $v && " ${out[*]-} " != *" $v "* ]] && out+=("$v")
+  done <"$f"
+  local IFS=,
+  echo "${out[*]:--}"
+}
 total_cpu_ns() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; printf "%.0f\n", s * 1e9 / hz }' /proc/stat; }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
@@ -463,6 +478,10 @@ run_arm() { # run_arm ARM REP
   if [[ $arm == colod-budget ]]; then
     printf 'policy:\n  be_cpu: {mode: budget}\n' >"$TMP/colod-budget.yaml"
     start_colod "$TMP/colod-budget.yaml"
+    sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')"
+  elif [[ $arm == colod-noslice ]]; then
+    printf 'policy:\n  be_cpu: {task_slice_us: 0}\n' >"$TMP/colod-noslice.yaml"
+    start_colod "$TMP/colod-noslice.yaml"
     sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')"
   elif [[ $arm == colod ]]; then
     start_colod
@@ -482,7 +501,7 @@ run_arm() { # run_arm ARM REP
   t1=$(date +%s%N) ls1=$(cg_cpu_ns "$LS_CTR") be1=$(cg_cpu_ns "$BE_CTR") cl1=$(cg_cpu_ns "$CLIENT") tot1=$(total_cpu_ns)
   if [[ $arm == colod* ]]; then
     # evidence of enforcement, read while colod still runs
-    enforced="be_pod_cpu_idle=$(readknob "$BE_POD" cpu.idle) be_ctr_cpus=$(readknob "$BE_CTR" cpuset.cpus)"
+    enforced="be_pod_cpu_idle=$(readknob "$BE_POD" cpu.idle) be_ctr_cpus=$(readknob "$BE_CTR" cpuset.cpus) be_slice_ns=$(be_slice)"
     api_get /v1/controllers "$OUT/$tag.colod-controllers.json"
     api_get /v1/containers "$OUT/$tag.colod-containers.json"
     colod_state=$OUT/$tag.colod-controllers.json

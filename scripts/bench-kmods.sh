@@ -2,11 +2,16 @@
 # LS wakeup latency next to a BE CPU hog on the same CPU, under each way of telling the kernel
 # "LS preempts BE" on cgroup v1: no policy, BE cpu.shares=2, BE cpu.idle=1, BE cfs quota cap;
 # then the same on a kubelet-shaped tree (LS pod under burstable/, BE pod under besteffort/ with
-# kubelet's shares=2): kubelet alone, and kubelet + colo's pod-level cpu.idle=1.
+# kubelet's shares=2): kubelet alone, kubelet + colo's pod-level cpu.idle=1, and that plus an
+# EEVDF slice (Linux 6.12+): BE hog at 100 ms (colo's be_cpu.task_slice_us), or LS probe at 0.1 ms.
 # The arms run interleaved, in a fresh random order each round, so background load hits them
 # alike; the table gives pooled percentiles and the median over rounds of each round's p99.
 #
-#   sudo scripts/bench-kmods.sh            # ROUNDS=10 SECS=2 CPU=0 BUILD_DIR=build
+#   sudo scripts/bench-kmods.sh            # ROUNDS=10 SECS=2 CPU=0 WORK_US=50 BUILD_DIR=build
+#   ARMS="kube-idle kube-idle-beslice" WORK_US=400 scripts/bench-kmods.sh   # a subset, LS at 40 %
+#   LS_SPIN_CPU=1 INTERVAL_US=5000 ARMS="kube-idle kube-idle-beslice" scripts/bench-kmods.sh
+#       # the LS pod also keeps CPU 1 busy: its group weight on the probe's CPU follows its load
+#       # there, which is small, as for a service whose threads mostly run on other CPUs
 #
 # Needs root, cgroup v1 cpu controller, and colo_wakeup_latency built (target of kmods-free/).
 # Prints a markdown table: LS wakeup latency p50/p99/p99.9/max and the CPU share the BE hog got.
@@ -16,6 +21,11 @@ ROUNDS=${ROUNDS:-10}
 SECS=${SECS:-2}
 CPU=${CPU:-0}
 QUOTA_US=${QUOTA_US:-50000}   # quota arm: BE capped at QUOTA_US per 100 ms period
+WORK_US=${WORK_US:-50}        # the probe's work per wakeup
+INTERVAL_US=${INTERVAL_US:-1000}  # the probe's wakeup period
+LS_SPIN_CPU=${LS_SPIN_CPU:-}  # when set: a busy loop in the LS pod on this CPU for the whole run
+BE_SLICE_NS=${BE_SLICE_NS:-100000000}
+LS_SLICE_NS=${LS_SLICE_NS:-100000}
 BUILD_DIR=${BUILD_DIR:-build}
 PROBE=${PROBE:-$BUILD_DIR/kmods-free/colo_wakeup_latency}
 
@@ -27,8 +37,10 @@ CPUROOT=$(awk '$9 == "cgroup" && $NF ~ /(^|,)cpu(,|$)/ {print $5; exit}' /proc/s
 TOP=$CPUROOT/colo-test-bench-kmods-$$
 OUT=$(mktemp -d /tmp/colo-bench-kmods.XXXXXX)
 HOG=""
+LS_SPIN=""
 cleanup() {
   [[ -n $HOG ]] && kill -9 "$HOG" 2>/dev/null || true
+  [[ -n $LS_SPIN ]] && kill -9 "$LS_SPIN" 2>/dev/null || true
   for d in "$TOP/kp/besteffort/podbe" "$TOP/kp/besteffort" "$TOP/kp/burstable/podls" \
     "$TOP/kp/burstable" "$TOP/kp" "$TOP/be" "$TOP/ls" "$TOP"; do
     [[ -d $d ]] || continue
@@ -55,10 +67,10 @@ set_arm() {
   echo 2 >"$TOP/kp/besteffort/cpu.shares"      # what kubelet writes
   echo 2 >"$TOP/kp/besteffort/podbe/cpu.shares"
   case $1 in
-    kube | kube-idle)
+    kube | kube-idle*)
       LS_CG=$TOP/kp/burstable/podls
       BE_CG=$TOP/kp/besteffort/podbe
-      if [[ $1 == kube-idle ]]; then echo 1 >"$BE_CG/cpu.idle"; fi
+      if [[ $1 == kube-idle* ]]; then echo 1 >"$BE_CG/cpu.idle"; fi
       ;;
     none) ;;
     shares2) echo 2 >"$be/cpu.shares" ;;
@@ -70,17 +82,24 @@ set_arm() {
 # CPU ticks (utime+stime) of a pid.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-ARMS=(none shares2 idle quota kube kube-idle)
+read -ra ARMS <<<"${ARMS:-none shares2 idle quota kube kube-idle kube-idle-beslice kube-idle-lsslice}"
 declare -A HOGTICKS=()
+if [[ -n $LS_SPIN_CPU ]]; then
+  sh -c "echo \$\$ >$TOP/kp/burstable/podls/cgroup.procs; exec $PROBE --cpu $LS_SPIN_CPU --spin" &
+  LS_SPIN=$!
+fi
 for arm in "${ARMS[@]}"; do HOGTICKS[$arm]=0; done
 for round in $(seq "$ROUNDS"); do
   for arm in $(printf '%s\n' "${ARMS[@]}" | shuf); do
     set_arm "$arm"
-    sh -c "echo \$\$ >$BE_CG/cgroup.procs; exec taskset -c $CPU sh -c 'while :; do :; done'" &
+    hog_slice=() probe_slice=()
+    [[ $arm == kube-idle-beslice ]] && hog_slice=(--slice-ns "$BE_SLICE_NS")
+    [[ $arm == kube-idle-lsslice ]] && probe_slice=(--slice-ns "$LS_SLICE_NS")
+    sh -c "echo \$\$ >$BE_CG/cgroup.procs; exec $PROBE --cpu $CPU --spin ${hog_slice[*]}" &
     HOG=$!
     sleep 0.2
     t0=$(ticks "$HOG")
-    sh -c "echo \$\$ >$LS_CG/cgroup.procs; exec $PROBE --cpu $CPU --interval-us 1000 --work-us 50 --duration-s $SECS --out $OUT/$arm.$round" >"$OUT/$arm.$round.summary"
+    sh -c "echo \$\$ >$LS_CG/cgroup.procs; exec $PROBE --cpu $CPU --interval-us $INTERVAL_US --work-us $WORK_US ${probe_slice[*]} --duration-s $SECS --out $OUT/$arm.$round" >"$OUT/$arm.$round.summary"
     t1=$(ticks "$HOG")
     HOGTICKS[$arm]=$((HOGTICKS[$arm] + t1 - t0))
     kill -9 "$HOG"; wait "$HOG" 2>/dev/null || true; HOG=""
@@ -91,7 +110,7 @@ set_arm none
 
 HZCONF=$({ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null || true; } | grep '^CONFIG_HZ=' || true)
 echo "LS wakeup latency on CPU $CPU with a BE hog pinned to it; $ROUNDS x ${SECS}s per arm, interleaved in random order;"
-echo "LS wakes every 1 ms and works 50 us. Kernel $(uname -r), $(nproc) CPUs, ${HZCONF:-CONFIG_HZ unknown}, load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "LS wakes every $INTERVAL_US us and works $WORK_US us${LS_SPIN_CPU:+; the LS pod also spins on CPU $LS_SPIN_CPU}. Kernel $(uname -r), $(nproc) CPUs, ${HZCONF:-CONFIG_HZ unknown}, load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 HZ=$(getconf CLK_TCK)
 python3 - "$OUT" "$ROUNDS" "$SECS" "$HZ" "${ARMS[@]}" -- "$(for a in "${ARMS[@]}"; do printf '%s ' "${HOGTICKS[$a]}"; done)" <<'PY'
@@ -103,7 +122,9 @@ arms = args[4:sep]
 hog = [int(x) for x in args[sep + 1].split()]
 label = {"none": "no policy (BE shares 1024)", "shares2": "BE cpu.shares=2",
          "idle": "BE cpu.idle=1", "quota": "BE cfs_quota cap",
-         "kube": "kubelet tree: besteffort shares=2", "kube-idle": "kubelet tree + BE pod cpu.idle=1"}
+         "kube": "kubelet tree: besteffort shares=2", "kube-idle": "kubelet tree + BE pod cpu.idle=1",
+         "kube-idle-beslice": "kubelet tree + BE pod cpu.idle=1 + BE task slice 100 ms",
+         "kube-idle-lsslice": "kubelet tree + BE pod cpu.idle=1 + LS task slice 0.1 ms"}
 def pct(v, q):
     return v[min(len(v) - 1, int(q * len(v)))] / 1000
 print("| BE knob | samples | LS p50 (us) | LS p99 (us) | LS p99.9 (us) | LS max (us) | median round p99 (us) | BE CPU share |")

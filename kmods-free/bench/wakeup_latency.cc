@@ -6,6 +6,8 @@
 //   colo_wakeup_latency --cpu 0 --interval-us 1000 --work-us 50 --duration-s 5 --out lat.txt
 //
 // Writes one wakeup latency in nanoseconds per line to --out and prints a summary line.
+// --slice-ns N gives the probe an EEVDF slice of N ns first (sched_runtime, Linux 6.12+).
+// --spin instead makes it the BE hog: a busy loop on --cpu (with --slice-ns if given), forever.
 #include <sched.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -17,6 +19,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "kmods-free/task_slice.h"
 
 namespace {
 
@@ -40,10 +44,23 @@ int main(int argc, char** argv) {
   int64_t work_us = 50;
   double duration_s = 5;
   std::string out_file;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  uint64_t slice_ns = 0;
+  bool spin = false;
+  for (int i = 1; i < argc; i += 2) {
     std::string a = argv[i];
+    if (a == "--spin") {
+      spin = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", argv[i]);
+      return 2;
+    }
     const char* v = argv[i + 1];
-    if (a == "--cpu") {
+    if (a == "--slice-ns") {
+      slice_ns = std::strtoull(v, nullptr, 10);
+    } else if (a == "--cpu") {
       cpu = std::atoi(v);
     } else if (a == "--interval-us") {
       interval_us = std::atoll(v);
@@ -64,6 +81,21 @@ int main(int argc, char** argv) {
   if (sched_setaffinity(0, sizeof(set), &set) != 0) {
     std::perror("sched_setaffinity");
     return 1;
+  }
+  if (slice_ns != 0) {
+    colo::kmods::SchedOps ops = colo::kmods::realSchedOps();
+    int tid = static_cast<int>(gettid());
+    auto cur = ops.get(tid);
+    colo::Status st = cur ? ops.set(tid, *cur, slice_ns) : colo::Status(colo::fail(cur.error()));
+    if (!st) {
+      std::fprintf(stderr, "--slice-ns: %s\n", st.error().message().c_str());
+      return 1;
+    }
+  }
+  if (spin) {
+    for (;;) {
+      asm volatile("" ::: "memory");  // a busy loop the compiler keeps
+    }
   }
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   std::vector<int64_t> lat;

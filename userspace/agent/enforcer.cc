@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace colo::agent {
@@ -47,7 +49,8 @@ bool samePlan(const kmods::EnforcementPlan& a, const kmods::EnforcementPlan& b) 
   return sameCgroups(a.cgroups, b.cgroups) && samePools(a.pools, b.pools) &&
          a.be_cpus == b.be_cpus && a.be_quota_cores == b.be_quota_cores &&
          a.ls_burst_us == b.ls_burst_us && a.ls_limit_cores == b.ls_limit_cores &&
-         a.be_memory_high_bytes == b.be_memory_high_bytes;
+         a.be_memory_high_bytes == b.be_memory_high_bytes &&
+         a.be_task_slice_ns == b.be_task_slice_ns;
 }
 
 Enforcer::Enforcer(EnforcerOptions options, kmods::KernelFeatures features, FileSystem& fs)
@@ -89,8 +92,25 @@ Result<std::unique_ptr<Enforcer>> Enforcer::create(EnforcerOptions options,
       log::warn(kComponent, "reconcile: {}", err);
     }
   }
+  if (e->features_.sched_slice_default_ns != 0) {
+    kmods::TaskSlicerOptions so;
+    so.state_file = joinPath(e->options_.executor.state_dir, "task-slices");
+    so.tasks_file = e->features_.cpu_hierarchy == "v2" ? "cgroup.threads" : "tasks";
+    so.default_slice_ns = e->features_.sched_slice_default_ns;
+    e->slicer_ = std::make_unique<kmods::TaskSlicer>(std::move(so), fs, kmods::realSchedOps());
+    // Like the journal: a crashed run's task slices come back even on a dry run.
+    e->slice_reconcile_ = e->slicer_->reconcile();
+    if (e->slice_reconcile_.restored > 0 || !e->slice_reconcile_.errors.empty()) {
+      log::warn(kComponent, "reconcile: {} BE tasks back at the default slice ({} errors{}{})",
+                e->slice_reconcile_.restored, e->slice_reconcile_.errors.size(),
+                e->slice_reconcile_.errors.empty() ? "" : ", first: ",
+                e->slice_reconcile_.errors.empty() ? "" : e->slice_reconcile_.errors.front());
+    }
+    e->slice_status_ = e->slicer_->status();
+  }
   if (!e->options_.enforce) {
     log::info(kComponent, "enforce: false: the policy engine runs dry (no cgroup writes)");
+    e->slicer_.reset();
     return e;
   }
   e->backend_ = std::make_unique<kmods::Backend>(e->features_, fs, *e->executor_);
@@ -191,6 +211,34 @@ void Enforcer::onTick(const Snapshot& snap, const AgentStats& stats, int64_t now
   if (reapply) {
     apply(tick_plan_, false);
   }
+  if (slicer_ && (reapply || now_ns >= slicer_->nextScanNs())) {
+    applySlices(tick_plan_, reapply, now_ns);
+  }
+}
+
+void Enforcer::applySlices(const kmods::EnforcementPlan& plan, bool changed, int64_t now_ns) {
+  if (changed) {
+    slice_dirs_.clear();
+    if (auto root = features_.mounts.mountFor("cpu")) {
+      for (const auto& c : plan.cgroups) {
+        if (c.tier == kmods::PlanTier::kBE) {
+          slice_dirs_.push_back(joinPath(*root, c.cgroup));
+        }
+      }
+    }
+    std::sort(slice_dirs_.begin(), slice_dirs_.end());
+  }
+  kmods::TaskSliceCounts c = slicer_->apply(slice_dirs_, plan.be_task_slice_ns, now_ns);
+  if (!c.errors.empty()) {
+    static log::RateLimit rl(std::chrono::seconds(10));
+    if (rl.allow()) {
+      log::warn(kComponent, "BE task slices: {} errors, first: {}", c.errors.size(),
+                c.errors.front());
+    }
+  }
+  kmods::TaskSliceStatus st = slicer_->status();
+  std::lock_guard<std::mutex> lock(mu_);
+  slice_status_ = std::move(st);
 }
 
 void Enforcer::onLatencyEvent(const bpf::LatencyEvent& event, int64_t now_ns) {
@@ -234,12 +282,23 @@ Status Enforcer::shutdown() {
   if (!executor_) {
     return ok();
   }
+  std::string slice_error;
+  if (slicer_) {
+    kmods::TaskSliceCounts c = slicer_->restoreAll();
+    log::info(kComponent, "shutdown: {} BE tasks back at the default slice", c.restored);
+    if (!c.errors.empty()) {
+      slice_error = c.errors.front();
+    }
+  }
   executor::RestoreReport r = executor_->restoreAll("colod shutdown");
   log::info(kComponent, "shutdown: restored {} knobs ({} already right, {} vanished)", r.restored,
             r.already, r.vanished);
   if (!r.ok()) {
     return failInvalid(fmt::format("restore on shutdown: {} knobs failed, first: {}",
                                    r.errors.size(), r.errors.front()));
+  }
+  if (!slice_error.empty()) {
+    return failInvalid("restore BE task slices on shutdown: " + slice_error);
   }
   return ok();
 }
@@ -268,6 +327,23 @@ nlohmann::json Enforcer::controllersJson() const {
                     {"already", reconcile_.already},
                     {"vanished", reconcile_.vanished},
                     {"errors", reconcile_.errors}};
+  if (slicer_ || features_.sched_slice_default_ns != 0) {
+    const kmods::TaskSliceStatus& t = slice_status_;
+    j["task_slice"] = {{"slice_ns", t.slice_ns},
+                       {"kernel_default_ns", features_.sched_slice_default_ns},
+                       {"cgroups", t.cgroups},
+                       {"tasks", t.tasks},
+                       {"set", t.total.set},
+                       {"restored", t.total.restored},
+                       {"custom_kept", t.total.custom},
+                       {"vanished", t.total.vanished},
+                       {"scans", t.scans},
+                       {"failed", t.total.failed},
+                       {"errors", t.total.errors},
+                       {"reconciled", slice_reconcile_.restored}};
+  } else {
+    j["task_slice"] = nullptr;  // the kernel takes no custom slices (Linux < 6.12)
+  }
   j["applies"] = applies_;
   j["event_applies"] = event_applies_;
   j["apply_failures"] = apply_failures_;
@@ -322,6 +398,22 @@ std::string Enforcer::metricsText() const {
     if (reaction_last_s_ >= 0) {
       gauge(out, "colo_guard_reaction_last_seconds", "Reaction time of the last event squeeze",
             reaction_last_s_);
+    }
+    if (slicer_) {
+      const kmods::TaskSliceStatus& t = slice_status_;
+      gauge(out, "colo_task_slice_tasks", "BE tasks kept at colo's EEVDF slice",
+            static_cast<double>(t.tasks));
+      gauge(out, "colo_task_slice_ns", "EEVDF slice given to BE tasks (0: off)",
+            static_cast<double>(t.slice_ns));
+      counter(out, "colo_task_slice_set_total", "BE tasks given colo's slice",
+              static_cast<double>(t.total.set));
+      counter(out, "colo_task_slice_restored_total", "BE tasks put back to the default slice",
+              static_cast<double>(t.total.restored + slice_reconcile_.restored));
+      counter(out, "colo_task_slice_custom_total",
+              "Tasks left alone: a slice someone else set, or not a fair task",
+              static_cast<double>(t.total.custom));
+      counter(out, "colo_task_slice_errors_total", "Failed sched_getattr/sched_setattr calls",
+              static_cast<double>(t.total.failed));
     }
   }
   if (executor_) {

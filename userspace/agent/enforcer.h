@@ -8,6 +8,8 @@
 //                  the guard's reaction time (colo_guard_reaction_seconds).
 //   start:         Executor::reconcile (a crashed run's knobs restored first)
 //   stop:          Executor::restoreAll (every knob back to its pre-colo value)
+//   BE task slices: TaskSlicer (kmods-free/task_slice.h) after each applied plan and every
+//                  rescan interval; reconciled at start and restored at stop like the knobs.
 //
 // Freeze inputs: the freshness of each signal (proc-stat, meminfo, cgroup-stats, bpf-stats) and
 // the executor's health (cgroupfs writable).
@@ -34,6 +36,7 @@
 #include "common/fs.h"
 #include "kmods-free/backend.h"
 #include "kmods-free/feature_probe.h"
+#include "kmods-free/task_slice.h"
 
 namespace colo::agent {
 
@@ -79,6 +82,8 @@ class Enforcer {
   Enforcer(EnforcerOptions options, kmods::KernelFeatures features, FileSystem& fs);
   // Applies `plan`; returns true when every write held. Caller holds no lock.
   bool apply(const kmods::EnforcementPlan& plan, bool from_event);
+  // Keeps the BE tasks of `plan` at its slice (TaskSlicer); `changed`: the plan is new.
+  void applySlices(const kmods::EnforcementPlan& plan, bool changed, int64_t now_ns);
 
   EnforcerOptions options_;
   FileSystem& fs_;
@@ -92,6 +97,9 @@ class Enforcer {
   uint64_t last_read_errors_ = 0;
   std::vector<policy::LatencyEvent> pending_events_;
   kmods::EnforcementPlan tick_plan_;  // this tick's plan when it is applied (tick thread only)
+  // BE task slices, where the kernel takes custom slices (nullptr otherwise; tick thread only).
+  std::unique_ptr<kmods::TaskSlicer> slicer_;
+  std::vector<std::string> slice_dirs_;  // the BE container directories of the last plan
 
   mutable std::mutex mu_;  // guards everything below
   std::unique_ptr<policy::Engine> engine_;
@@ -102,6 +110,8 @@ class Enforcer {
   double reaction_last_s_ = -1;
   uint64_t reaction_count_ = 0;
   double reaction_sum_s_ = 0;
+  kmods::TaskSliceStatus slice_status_;
+  kmods::TaskSliceCounts slice_reconcile_;
   std::array<uint64_t, kReactionBuckets.size()> reaction_buckets_{};
 };
 

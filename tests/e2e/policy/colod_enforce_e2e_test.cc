@@ -23,6 +23,7 @@
 #include "common/cgroup_mounts.h"
 #include "common/fs.h"
 #include "common/http.h"
+#include "kmods-free/task_slice.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/test_cgroup.h"
@@ -375,6 +376,94 @@ TEST_F(ColodEnforceE2e, Kill9ThenRestartRestoresThePreColoKnobs) {
   // A dry colod writes nothing.
   std::this_thread::sleep_for(milliseconds(600));  // three ticks, to show nothing happens
   EXPECT_EQ(knobValues({kBe, kLs}), before);
+}
+
+// The EEVDF slice of a task, in ns (sched_getattr); 0 when it cannot be read.
+uint64_t sliceOf(pid_t pid) {
+  auto a = kmods::realSchedOps().get(pid);
+  return a ? a->slice_ns : 0;
+}
+
+TEST_F(ColodEnforceE2e, BeTasksGetALongSliceAndItComesBackAfterSigtermAndAfterACrash) {
+  auto base = kmods::probeCustomSlice();
+  if (!base) {
+    COLO_SKIP_OR_FAIL(
+        "this kernel takes no custom EEVDF slice (sched_setattr sched_runtime, 6.12+)");
+  }
+  constexpr uint64_t kBeSlice = 100'000'000;  // be_cpu.task_slice_us default
+  constexpr uint64_t kOwnSlice = 5'000'000;
+  makeContainers({kBe, kLs});
+  auto be = tree_->spawn(kBe, {"sleep", "600"});
+  auto be_own = tree_->spawn(kBe, {"sleep", "600"});
+  auto ls = tree_->spawn(kLs, {"sleep", "600"});
+  ASSERT_TRUE(be && be_own && ls);
+  // A BE task whose slice someone else chose: colo leaves it alone.
+  auto own = kmods::realSchedOps().get(*be_own);
+  ASSERT_TRUE(own);
+  ASSERT_TRUE(kmods::realSchedOps().set(*be_own, *own, kOwnSlice));
+  ASSERT_EQ(sliceOf(*be), *base);
+  startColod(kPolicyConfig);
+  ASSERT_TRUE(pollUntil([&] { return sliceOf(*be) == kBeSlice; }, seconds(20)))
+      << "BE task slice " << sliceOf(*be);
+  EXPECT_EQ(sliceOf(*ls), *base) << "an LS task's slice changed";
+  EXPECT_EQ(sliceOf(*be_own), kOwnSlice) << "a slice colo did not set was changed";
+  // A process moved into the container later (not a child of a task already there) is caught
+  // by the rescan.
+  auto late = tree_->spawn(kBe, {"sleep", "600"});
+  ASSERT_TRUE(late);
+  ASSERT_TRUE(pollUntil([&] { return sliceOf(*late) == kBeSlice; }, seconds(10)))
+      << "late BE task slice " << sliceOf(*late);
+  auto ts = get("/v1/controllers");
+  ASSERT_TRUE(ts);
+  EXPECT_GE((*ts)["task_slice"]["tasks"].get<int>(), 2) << ts->dump();
+  EXPECT_EQ((*ts)["task_slice"]["slice_ns"].get<uint64_t>(), kBeSlice) << ts->dump();
+
+  // kill -9: the slices stay; a restart (dry) puts them back from the record.
+  colod_->killHard();
+  EXPECT_EQ(sliceOf(*be), kBeSlice) << "a dead colod leaves its slices behind";
+  std::error_code ec;
+  std::filesystem::remove(socket_, ec);
+  startColod(kPolicyConfig, {"--enforce=false"});
+  EXPECT_EQ(sliceOf(*be), *base);
+  EXPECT_EQ(sliceOf(*late), *base);
+  EXPECT_EQ(sliceOf(*be_own), kOwnSlice);
+  auto c = get("/v1/controllers");
+  ASSERT_TRUE(c);
+  EXPECT_GE((*c)["task_slice"]["reconciled"].get<int>(), 2) << c->dump();
+  colod_.reset();  // SIGTERM
+
+  // Enforcing again, then SIGTERM: back to the default.
+  std::filesystem::remove(socket_, ec);
+  startColod(kPolicyConfig);
+  ASSERT_TRUE(pollUntil([&] { return sliceOf(*be) == kBeSlice; }, seconds(20)));
+  ::kill(colod_->pid(), SIGTERM);
+  auto status = colod_->waitExit(seconds(20));
+  ASSERT_TRUE(status) << "colod did not exit on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+  EXPECT_EQ(sliceOf(*be), *base);
+  EXPECT_EQ(sliceOf(*late), *base);
+  EXPECT_EQ(sliceOf(*ls), *base);
+  EXPECT_EQ(sliceOf(*be_own), kOwnSlice);
+}
+
+TEST_F(ColodEnforceE2e, BeTaskSliceOffLeavesEveryTaskAlone) {
+  auto base = kmods::probeCustomSlice();
+  if (!base) {
+    COLO_SKIP_OR_FAIL(
+        "this kernel takes no custom EEVDF slice (sched_setattr sched_runtime, 6.12+)");
+  }
+  makeContainers({kBe, kLs});
+  auto be = tree_->spawn(kBe, {"sleep", "600"});
+  ASSERT_TRUE(be);
+  auto [knob, value] = beKnob();
+  startColod("policy:\n  be_cpu: {safety_watermark: 1.0, task_slice_us: 0}\n");
+  ASSERT_TRUE(pollUntil([&] { return read("cpu", kBePod, knob) == value; }, seconds(20)));
+  std::this_thread::sleep_for(milliseconds(1500));  // past a rescan, to show nothing happens
+  EXPECT_EQ(sliceOf(*be), *base);
+  auto c = get("/v1/controllers");
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c)["task_slice"]["slice_ns"].get<uint64_t>(), 0u) << c->dump();
+  EXPECT_EQ((*c)["task_slice"]["set"].get<uint64_t>(), 0u) << c->dump();
 }
 
 TEST_F(ColodEnforceE2e, LsxCoresCarryNoBeTask) {

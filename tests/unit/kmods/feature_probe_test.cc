@@ -17,6 +17,7 @@ struct FakeProbe {
   std::vector<std::string> made;
   std::vector<std::string> removed;
   int core_errno = EINVAL;
+  std::optional<uint64_t> custom_slice;  // the kernel takes no custom slice
   bool mkdir_fails = false;
 
   ProbeEnv env(const CgroupMounts& mounts) {
@@ -41,6 +42,7 @@ struct FakeProbe {
       return ok();
     };
     e.core_sched_errno = [this] { return core_errno; };
+    e.custom_slice = [this] { return custom_slice; };
     return e;
   }
 };
@@ -153,6 +155,25 @@ TEST(FeatureProbe, NoCgroupsIsAnErrorThatSaysWhatToDo) {
   auto f = probeFeatures(p.env(CgroupMounts{}));
   ASSERT_FALSE(f);
   EXPECT_NE(f.error().message().find("mount"), std::string::npos);
+}
+
+TEST(FeatureProbe, CustomEevdfSliceIsReportedWithTheKernelDefault) {
+  FakeProbe p;
+  p.files_by_root["/sys/fs/cgroup/cpu"] = {"cpu.idle", "cpu.shares"};
+  auto f = probeFeatures(p.env(test::v1Mounts()));
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_EQ(f->sched_slice_default_ns, 0u);
+  p.custom_slice = 1'400'000;
+  f = probeFeatures(p.env(test::v1Mounts()));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->sched_slice_default_ns, 1'400'000u);
+  std::ostringstream table;
+  printFeaturesTable(*f, table);
+  EXPECT_NE(table.str().find("EEVDF task slice      yes"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("default 1.40 ms"), std::string::npos) << table.str();
+  auto j = nlohmann::json::parse(featuresJson(*f));
+  EXPECT_EQ(j["sched_slice"], true);
+  EXPECT_EQ(j["sched_slice_default_ns"], 1'400'000);
 }
 
 TEST(FeatureProbe, TableAndJson) {

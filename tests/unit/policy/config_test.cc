@@ -15,6 +15,7 @@ TEST(PolicyConfigTest, DefaultsAreValidAndDocumentedValues) {
   EXPECT_EQ(j["be_cpu"]["min_cpus"].get<int>(), 1);
   EXPECT_EQ(j["throttle_relief"]["mode"], "burst");
   EXPECT_EQ(j["be_cpu"]["quota_enabled"], false);
+  EXPECT_EQ(j["be_cpu"]["task_slice_us"].get<int>(), 100000);
 }
 
 TEST(PolicyConfigTest, FromJsonOverridesAndRoundTrips) {
@@ -39,6 +40,15 @@ TEST(PolicyConfigTest, FromJsonOverridesAndRoundTrips) {
   EXPECT_EQ(again->toJson(), c->toJson());
 }
 
+TEST(PolicyConfigTest, TaskSliceZeroTurnsItOffAndReachesThePlan) {
+  auto c = PolicyConfig::fromJson(nlohmann::json::parse(R"({"be_cpu": {"task_slice_us": 0}})"));
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->be_cpu.task_slice_us, 0);
+  c = PolicyConfig::fromJson(nlohmann::json::parse(R"({"be_cpu": {"task_slice_us": 20000}})"));
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->be_cpu.task_slice_us, 20000);
+}
+
 TEST(PolicyConfigTest, ErrorsNameTheKey) {
   struct Case {
     const char* json;
@@ -59,6 +69,8 @@ TEST(PolicyConfigTest, ErrorsNameTheKey) {
       {R"({"memory_guard": {"free_watermark": 0.2, "release_free_watermark": 0.1}})",
        "memory_guard.release_free_watermark"},
       {R"({"latency_guard": {"squeeze_factor": 1.5}})", "latency_guard.squeeze_factor"},
+      {R"({"be_cpu": {"task_slice_us": 50}})", "be_cpu.task_slice_us"},
+      {R"({"be_cpu": {"task_slice_us": 200000}})", "be_cpu.task_slice_us"},
   };
   for (const auto& c : cases) {
     auto r = PolicyConfig::fromJson(nlohmann::json::parse(c.json));

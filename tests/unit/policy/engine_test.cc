@@ -328,6 +328,17 @@ TEST(EngineTest, StatusShowsEveryControllerAndThePlanReasons) {
   EXPECT_EQ(plan.cgroups[0].cgroup, "/kubepods/ls");
 }
 
+TEST(EngineTest, PlanCarriesTheBeTaskSlice) {
+  auto s = makeNode(4);
+  addContainer(s, "be", Tier::kBE, 0.5);
+  Engine on(PolicyConfig{});
+  EXPECT_EQ(tick(on, s).be_task_slice_ns, 100'000'000u);
+  PolicyConfig off;
+  off.be_cpu.task_slice_us = 0;
+  Engine e(off);
+  EXPECT_EQ(tick(e, s).be_task_slice_ns, 0u);
+}
+
 TEST(EngineTest, NoEventPlanBeforeTheFirstTick) {
   Engine e(PolicyConfig{});
   for (int i = 0; i < 5; ++i) {

@@ -28,6 +28,7 @@ void forEachKnob(PolicyConfig& c, Fn&& fn) {
   fn("be_cpu", "grow_step_cpus", KnobRef(&c.be_cpu.grow_step_cpus));
   fn("be_cpu", "quota_enabled", KnobRef(&c.be_cpu.quota_enabled));
   fn("be_cpu", "quota_grow_step_cores", KnobRef(&c.be_cpu.quota_grow_step_cores));
+  fn("be_cpu", "task_slice_us", KnobRef(&c.be_cpu.task_slice_us));
 
   auto& g = c.latency_guard;
   fn("latency_guard", "threshold_us_lsx", KnobRef(&g.threshold_us_lsx));
@@ -214,6 +215,9 @@ Status PolicyConfig::validate() const {
       atLeast("be_cpu.min_cpus", be_cpu.min_cpus, 1),
       atLeast("be_cpu.grow_step_cpus", be_cpu.grow_step_cpus, 1),
       inRange("be_cpu.quota_grow_step_cores", be_cpu.quota_grow_step_cores, 0, kBig, true),
+      be_cpu.task_slice_us == 0 ? ok()
+                                : inRange("be_cpu.task_slice_us (0 turns it off)",
+                                          static_cast<double>(be_cpu.task_slice_us), 100, 100000),
       atLeast("latency_guard.threshold_us_lsx", static_cast<double>(latency_guard.threshold_us_lsx),
               1),
       atLeast("latency_guard.threshold_us_lsr", static_cast<double>(latency_guard.threshold_us_lsr),

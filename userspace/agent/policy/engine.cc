@@ -56,6 +56,7 @@ void Engine::finalize(const PlanDraft& draft, kmods::EnforcementPlan* out) const
   plan.be_cpus.assign(candidates.begin(), candidates.begin() + n);
   std::sort(plan.be_cpus.begin(), plan.be_cpus.end());
   plan.pools = layout.pools;
+  plan.be_task_slice_ns = static_cast<uint64_t>(cfg_.be_cpu.task_slice_us) * 1000;
   plan.be_quota_cores.reset();
   if (draft.be_quota_cores) {
     double q = *draft.be_quota_cores;
