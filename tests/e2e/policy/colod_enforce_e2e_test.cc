@@ -466,6 +466,41 @@ TEST_F(ColodEnforceE2e, BeTaskSliceOffLeavesEveryTaskAlone) {
   EXPECT_EQ((*c)["task_slice"]["set"].get<uint64_t>(), 0u) << c->dump();
 }
 
+// An LS container throttled by its own CPU limit gets burst (the kernel's CFS burst), and loses
+// it again once calm: the throttle-relief controller end to end, through the collector's
+// throttling figures and the executor.
+TEST_F(ColodEnforceE2e, ThrottledLsContainerGetsBurstAndLosesItWhenCalm) {
+  makeContainers({kLs});
+  const std::string burst_knob = v2() ? "cpu.max.burst" : "cpu.cfs_burst_us";
+  if (!fs_.exists(file("cpu", kLs, burst_knob))) {
+    COLO_SKIP_OR_FAIL("no " + burst_knob + " (CFS burst, Linux 5.14+)");
+  }
+  // A 0.2-core limit, and a busy loop that wants a whole core: throttled nearly every period.
+  if (v2()) {
+    ASSERT_TRUE(fs_.writeFile(file("cpu", kLs, "cpu.max"), "20000 100000"));
+  } else {
+    ASSERT_TRUE(fs_.writeFile(file("cpu", kLs, "cpu.cfs_quota_us"), "20000"));
+  }
+  const std::string before = read("cpu", kLs, burst_knob);
+  ASSERT_EQ(before, "0");
+  auto busy = tree_->spawn(kLs, {"sh", "-c", "while :; do :; done"});
+  ASSERT_TRUE(busy);
+  startColod(kPolicyConfig);
+  // burst = burst_fraction (1.0) x the 20 ms quota per 100 ms period.
+  ASSERT_TRUE(pollUntil([&] { return read("cpu", kLs, burst_knob) == "20000"; }, seconds(20)))
+      << burst_knob << " = " << read("cpu", kLs, burst_knob);
+  auto relief = controller("ls-throttle-relief");
+  ASSERT_TRUE(relief);
+  EXPECT_GE((*relief)["grants"].get<int>(), 1) << relief->dump();
+  // Calm (the load gone) for revert_calm_ticks: the burst goes back to its value before colo.
+  tree_->kill(*busy);
+  ASSERT_TRUE(pollUntil([&] { return read("cpu", kLs, burst_knob) == before; }, seconds(20)))
+      << burst_knob << " = " << read("cpu", kLs, burst_knob);
+  relief = controller("ls-throttle-relief");
+  ASSERT_TRUE(relief);
+  EXPECT_GE((*relief)["reverts"].get<int>(), 1) << relief->dump();
+}
+
 TEST_F(ColodEnforceE2e, LsxCoresCarryNoBeTask) {
   makeContainers({kBe, kLs, kLsx});
   // The BE hog asks for every CPU; it must leave the LSX core once the plan is in force.
