@@ -303,7 +303,7 @@ Result<std::string> Collector::readCgroupFile(const std::string& path, UniqueFd*
 Status Collector::readCgroupFileInto(const std::string& path, UniqueFd* cache,
                                      std::string* out) const {
   if (options_.cache_fds) {
-    return fs_.readFileKeptInto(path, cache, out);
+    return fs_.readCgroupFileKeptInto(path, cache, out);
   }
   auto text = fs_.readFile(path);
   if (!text) {

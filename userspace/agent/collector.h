@@ -163,7 +163,8 @@ class Collector {
   static constexpr uint32_t kStatEveryReads = 10;
   // Reads `path` through `cache` (cache_fds) or the FileSystem.
   Result<std::string> readCgroupFile(const std::string& path, UniqueFd* cache) const;
-  // The same into *out, reusing its storage.
+  // The same into *out, reusing its storage, in one pread where it can (FileSystem::
+  // readCgroupFileKeptInto).
   Status readCgroupFileInto(const std::string& path, UniqueFd* cache, std::string* out) const;
 
   const FileSystem& fs_;

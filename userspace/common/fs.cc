@@ -55,13 +55,17 @@ Result<std::string> RealFs::readFileKept(const std::string& path, UniqueFd* cach
   return out;
 }
 
-Status RealFs::readFileKeptInto(const std::string& path, UniqueFd* cache, std::string* out) const {
+namespace {
+
+// readFileKeptInto, and with `one_record` readCgroupFileKeptInto: a short read is the end.
+Status readKept(const RealFs& fs, const std::string& path, UniqueFd* cache, std::string* out,
+                bool one_record) {
   if (!cache->valid()) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
         // Out of descriptors: still correct, only slower.
-        auto r = readFile(path);
+        auto r = fs.readFile(path);
         if (!r) {
           return fail(r.error());
         }
@@ -100,7 +104,22 @@ Status RealFs::readFileKeptInto(const std::string& path, UniqueFd* cache, std::s
       return ok();
     }
     len += static_cast<size_t>(n);
+    if (one_record && len < want) {
+      // A seq_file hands out the whole record when the buffer holds it: this is all.
+      return ok();
+    }
   }
+}
+
+}  // namespace
+
+Status RealFs::readFileKeptInto(const std::string& path, UniqueFd* cache, std::string* out) const {
+  return readKept(*this, path, cache, out, /*one_record=*/false);
+}
+
+Status RealFs::readCgroupFileKeptInto(const std::string& path, UniqueFd* cache,
+                                      std::string* out) const {
+  return readKept(*this, path, cache, out, /*one_record=*/true);
 }
 
 Status RealFs::writeFile(const std::string& path, std::string_view data) {

@@ -41,6 +41,15 @@ class FileSystem {
     out->assign(*r);
     return ok();
   }
+  // readFileKeptInto for a cgroup file the kernel formats in one piece (one seq_file record:
+  // cpu.stat, memory.stat, memory.current, cpu.pressure; not record-by-record listings such as
+  // cgroup.procs): a pread(2) that does not fill the buffer returned the whole file, so the
+  // second pread that would only find its end is skipped (half the cost of a small file). RealFs
+  // only; other file systems just read the file.
+  virtual Status readCgroupFileKeptInto(const std::string& path, UniqueFd* cache,
+                                        std::string* out) const {
+    return readFileKeptInto(path, cache, out);
+  }
   // Writes `data` in one write(2) call, as cgroupfs requires.
   virtual Status writeFile(const std::string& path, std::string_view data) = 0;
   // Names of the subdirectories of `path`, sorted.
@@ -56,6 +65,8 @@ class RealFs final : public FileSystem {
   Result<std::string> readFileKept(const std::string& path, UniqueFd* cache) const override;
   Status readFileKeptInto(const std::string& path, UniqueFd* cache,
                           std::string* out) const override;
+  Status readCgroupFileKeptInto(const std::string& path, UniqueFd* cache,
+                                std::string* out) const override;
   Status writeFile(const std::string& path, std::string_view data) override;
   Result<std::vector<std::string>> listDirs(const std::string& path) const override;
   Result<uint64_t> inode(const std::string& path) const override;

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 namespace colo {
 namespace {
 
@@ -40,6 +45,39 @@ TEST(FakeFs, InjectedWriteFailure) {
   fs.failWrites("/cg/a/cpu.idle", 0);
   ASSERT_TRUE(fs.writeFile("/cg/a/cpu.idle", "1"));
   EXPECT_EQ(*fs.readFile("/cg/a/cpu.idle"), "1\n");
+}
+
+// The kept-descriptor reads on real files: what a rewrite in place says is seen, a file larger
+// than one read is read whole, in one piece or record by record alike.
+TEST(RealFs, KeptReadsSeeRewritesAndLargeFiles) {
+  char tmpl[] = "/tmp/colo-fs-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/f";
+  auto write = [&](const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text;  // same inode: the kept descriptor sees it
+  };
+  RealFs fs;
+  write("usage 1\n");
+  UniqueFd a, b;
+  std::string out;
+  ASSERT_TRUE(fs.readCgroupFileKeptInto(path, &a, &out));
+  EXPECT_EQ(out, "usage 1\n");
+  ASSERT_TRUE(fs.readFileKeptInto(path, &b, &out));
+  EXPECT_EQ(out, "usage 1\n");
+  const std::string big(10000, 'x');
+  write(big);
+  ASSERT_TRUE(fs.readCgroupFileKeptInto(path, &a, &out));
+  EXPECT_EQ(out, big);
+  ASSERT_TRUE(fs.readFileKeptInto(path, &b, &out));
+  EXPECT_EQ(out, big);
+  write("short\n");  // into a buffer grown by the big file
+  ASSERT_TRUE(fs.readCgroupFileKeptInto(path, &a, &out));
+  EXPECT_EQ(out, "short\n");
+  std::filesystem::remove_all(tmpl);
+  UniqueFd c;
+  auto gone = fs.readCgroupFileKeptInto(path, &c, &out);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), ENOENT);
 }
 
 TEST(JoinPath, ExactlyOneSlash) {
