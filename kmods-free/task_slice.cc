@@ -159,6 +159,19 @@ bool TaskSlicer::readTids(const std::string& dir, UniqueFd* fd, TaskSliceCounts&
   return true;
 }
 
+std::optional<TaskSched> TaskSlicer::attrs(int tid, TaskSliceCounts& c) {
+  auto cur = ops_.get(tid);
+  if (cur) {
+    return *cur;
+  }
+  if (cur.error().code() == ESRCH) {
+    ++c.vanished;
+  } else {
+    noteError(c, cur.error().message());
+  }
+  return std::nullopt;
+}
+
 void TaskSlicer::scan(const std::string& dir, Group& g, int64_t now_ns, TaskSliceCounts& c) {
   g.scanned_ns = now_ns;
   if (!readTids(dir, &g.fd, c)) {
@@ -176,13 +189,8 @@ void TaskSlicer::scan(const std::string& dir, Group& g, int64_t now_ns, TaskSlic
       next_seen_.push_back(*old);
       continue;
     }
-    auto cur = ops_.get(tid);
+    auto cur = attrs(tid, c);
     if (!cur) {
-      if (cur.error().code() == ESRCH) {
-        ++c.vanished;
-      } else {
-        noteError(c, cur.error().message());
-      }
       continue;
     }
     bool at = false;
@@ -211,13 +219,8 @@ void TaskSlicer::restoreGroup(const std::string& dir, uint64_t slice_ns, TaskSli
     return;
   }
   for (int tid : tids_) {
-    auto cur = ops_.get(tid);
+    auto cur = attrs(tid, c);
     if (!cur) {
-      if (cur.error().code() == ESRCH) {
-        ++c.vanished;
-      } else {
-        noteError(c, cur.error().message());
-      }
       continue;
     }
     if (!fairPolicy(cur->policy) || cur->slice_ns != slice_ns) {

@@ -120,6 +120,8 @@ class TaskSlicer {
   };
 
   void scan(const std::string& dir, Group& g, int64_t now_ns, TaskSliceCounts& c);
+  // sched_getattr of `tid`; nullopt when the task is gone or the call failed (both counted).
+  std::optional<TaskSched> attrs(int tid, TaskSliceCounts& c);
   void restoreGroup(const std::string& dir, uint64_t slice_ns, TaskSliceCounts& c);
   // Reads dir's tasks file into tids_ (sorted); false when the cgroup is gone or unreadable.
   bool readTids(const std::string& dir, UniqueFd* fd, TaskSliceCounts& c);
