@@ -49,7 +49,6 @@ struct ThreadState {
   std::vector<Placements::Summary> placed;
   std::vector<int64_t> scores;
   std::string label, label_value;
-  std::string reason;
   std::string escaped_reason;
   std::vector<uint8_t> pass;
   std::string failed, unresolvable;
@@ -309,19 +308,15 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
           verdict.why == FilterVerdict::Why::kUnknownNode) {
         std::string& fixed = ts.fixed_reason[verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1];
         if (fixed.empty()) {
-          ts.reason.clear();
-          verdict.appendReason(config_, &ts.reason);
-          JsonWriter(&fixed).str(ts.reason);
+          verdict.appendJsonReason(config_, &fixed);
         }
         w.raw(fixed);
         continue;
       }
       if (verdict.why != last.why || verdict.value != last.value || verdict.limit != last.limit) {
         last = verdict;
-        ts.reason.clear();
-        verdict.appendReason(config_, &ts.reason);
         ts.escaped_reason.clear();
-        JsonWriter(&ts.escaped_reason).str(ts.reason);
+        verdict.appendJsonReason(config_, &ts.escaped_reason);
       }
       w.raw(ts.escaped_reason);
     }

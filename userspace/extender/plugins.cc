@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "common/log.h"
+#include "extender/json_writer.h"
 
 namespace colo::extender {
 namespace {
@@ -70,9 +71,17 @@ int64_t roundHalfAway(double x) {
   return std::llround(x);
 }
 
-void FilterVerdict::appendReason(const Config& c, std::string* out) const {
+namespace {
+
+// The reason text; `lt` is how '<' is written (" < ", or escaped for JSON). Only the texts with
+// the config's label (kNotOpen, kUnknownNode) can hold other characters that JSON escapes.
+void appendReasonText(const FilterVerdict& v, const Config& c, std::string_view lt,
+                      std::string* out) {
+  using Why = FilterVerdict::Why;
+  const int64_t value = v.value;
+  const int64_t limit = v.limit;
   auto it = std::back_inserter(*out);
-  switch (why) {
+  switch (v.why) {
     case Why::kNone:
       break;
     case Why::kNotOpen:
@@ -109,22 +118,42 @@ void FilterVerdict::appendReason(const Config& c, std::string* out) const {
     case Why::kBeCpu:
       out->append("colo: BE CPU left ");
       appendMillicores(out, value);
-      out->append(" < requested colo.io/be-cpu ");
+      out->append(lt);
+      out->append("requested colo.io/be-cpu ");
       appendMillicores(out, limit);
       break;
     case Why::kBeMemory:
       out->append("colo: BE memory left ");
       appendBytes(out, value);
-      out->append(" < requested colo.io/be-memory ");
+      out->append(lt);
+      out->append("requested colo.io/be-memory ");
       appendBytes(out, limit);
       break;
     case Why::kOtCpu:
       out->append("colo: OT CPU left ");
       appendMillicores(out, value);
-      out->append(" < requested colo.io/ot-cpu ");
+      out->append(lt);
+      out->append("requested colo.io/ot-cpu ");
       appendMillicores(out, limit);
       break;
   }
+}
+
+}  // namespace
+
+void FilterVerdict::appendReason(const Config& c, std::string* out) const {
+  appendReasonText(*this, c, " < ", out);
+}
+
+void FilterVerdict::appendJsonReason(const Config& c, std::string* out) const {
+  if (why == Why::kNotOpen || why == Why::kUnknownNode) {
+    JsonWriter(out).str(reason(c));
+    return;
+  }
+  // Numbers, units and these texts need no escaping but the '<'.
+  out->push_back('"');
+  appendReasonText(*this, c, " \\u003c ", out);
+  out->push_back('"');
 }
 
 MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms,

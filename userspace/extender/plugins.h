@@ -43,6 +43,9 @@ struct FilterVerdict {
   // Appends the human-readable reason ("colo: node CPU usage 91% is over its safety watermark
   // 85%").
   void appendReason(const Config& config, std::string* out) const;
+  // Appends the reason as a JSON string, quotes included, as JsonWriter::str(reason()) would;
+  // the reasons with numbers are written escaped directly (no second pass over the text).
+  void appendJsonReason(const Config& config, std::string* out) const;
   std::string reason(const Config& config) const {
     std::string s;
     appendReason(config, &s);

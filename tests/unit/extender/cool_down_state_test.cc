@@ -1,13 +1,12 @@
 // The cool-down state reached through the node cache: each cache entry links to its node's state
 // in Placements, which belongs to the name (it follows a node out of the cache and back, and
 // through a relist), while Nodes-mode candidates and names unknown to the cache find the same
-// state by name. Also the prioritize answer's writer and the score rounding.
+// state by name.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -331,49 +330,6 @@ TEST(CoolDownState, NodesModeAndUnknownNamesShareTheStateByName) {
   EXPECT_DOUBLE_EQ(summaryOf(p, x).penalty, 2.0);
   EXPECT_EQ(summaryOf(p, x).cpu_m, 1000);  // both of x's wins came after its report
   EXPECT_EQ(p.nodeStates(), 2u);
-}
-
-TEST(HostPriorityList, PlainNamesAndNamesThatNeedEscaping) {
-  Config config;
-  config.cool_down.weight = 0;  // every unknown node scores 5
-  NodeCache cache;
-  Extender ext{config, "/colo", &cache, [] { return kNow; }};
-  std::string names, want = "[";
-  for (int i = 0; i < 300; ++i) {
-    std::string n = fmt::format("node-{}.eu-west-1.compute.internal", i);
-    names += (i > 0 ? "," : "") + ("\"" + n + "\"");
-    want += (i > 0 ? "," : "") + fmt::format(R"({{"Host":"{}","Score":5}})", n);
-  }
-  want += "]";
-  const std::string req = R"({"Pod":)" + testing::lsPod() + R"(,"Nodes":null,"NodeNames":[)";
-  EXPECT_EQ(post(ext, false, req + names + "]}"), want);
-  // One name needing escapes: the whole list is written by JsonWriter, with the same bytes for
-  // the plain names.
-  want.back() = ',';
-  want += R"({"Host":"a\u003cb\"\u0026","Score":5}])";
-  EXPECT_EQ(post(ext, false, req + names + R"(,"a<b\"&"]})"), want);
-  EXPECT_EQ(post(ext, false, req + "]}"), "[]");
-}
-
-TEST(RoundHalfAway, AgreesWithLlround) {
-  std::vector<double> xs = {
-      0.0,  -0.0,   0.5,    1.5,        2.5,    9.5,  10.0, 0.49999999999999994,
-      4.5,  1e15,   0x1p52, 0x1p52 + 1, 0x1p53, 1e18, -0.5, -2.5,
-      -7.2, 1e-300, 5e-324};
-  for (int i = 0; i <= 1000; ++i) {
-    const double h = i / 2.0;
-    xs.push_back(h);
-    xs.push_back(std::nextafter(h, 0.0));
-    xs.push_back(std::nextafter(h, 1e9));
-  }
-  std::mt19937_64 rng(1);
-  std::uniform_real_distribution<double> d(0.0, 10.0);
-  for (int i = 0; i < 100000; ++i) {
-    xs.push_back(d(rng));
-  }
-  for (double x : xs) {
-    EXPECT_EQ(roundHalfAway(x), std::llround(x)) << fmt::format("{:a}", x);
-  }
 }
 
 // Several request threads score and record winners while the watcher thread changes the cache
