@@ -1,6 +1,7 @@
 // TaskSlicer: gives the tasks of BE containers a long EEVDF slice (sched_setattr's
 // sched_runtime for a fair task, Linux >= 6.12), so that any task with a shorter slice that wakes
-// on their CPU preempts them at once.
+// on their CPU may override their slice protection. Opt-in (policy be_cpu.task_slice_us): on
+// nginx next to stress-ng it measured worse LS p99, not better (docs/BENCHMARKS.md).
 //
 // Why: the kernel decides wakeup preemption where the two tasks' cgroup hierarchies meet. On a
 // kubelet tree an LS pod (under burstable/) and a BE pod (under besteffort/) meet at kubepods/,

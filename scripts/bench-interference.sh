@@ -11,8 +11,8 @@
 #   colod      the k8s arm plus the real colod (policy engine + enforcement) on the tree
 #   colod-budget  (not in the default set) colod with be_cpu.mode: budget, the watermark budget
 #              whatever the kernel offers — to compare with the default mode side by side
-#   colod-noslice (not in the default set) colod with be_cpu.task_slice_us: 0, BE tasks at the
-#              kernel's default EEVDF slice — what the long BE slice adds, side by side
+#   colod-slice (not in the default set) colod with be_cpu.task_slice_us: 100000 (BE tasks at a
+#              100 ms EEVDF slice, opt-in) — what the long BE slice does, side by side
 #
 # LS p50/p99 and throughput are reported as ratios to LS alone, BE work (stress-ng bogo ops/s) as
 # a ratio to BE alone, each ratio paired within a repetition; the table gives the median and the
@@ -44,7 +44,7 @@ usage: $0 [options]
   --client-in-ls           run the load generator as an LS pod under kubepods/burstable instead of
                            in its own cgroup beside kubepods (see docs/BENCHMARKS.md)
   --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod,colod-budget,
-                           colod-noslice (default: all but colod-budget and colod-noslice)
+                           colod-slice (default: all but colod-budget and colod-slice)
   --be-cpu N               stress-ng --cpu instances (default: number of online CPUs)
   --be-stream N            stress-ng --stream instances (default 1)
   --client-cpu N           CPU the load generator is pinned to (default: the last online CPU)
@@ -106,7 +106,7 @@ die() { echo "bench-interference: $*" >&2; exit 1; }
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer (seconds)"
 IFS=, read -r -a ARMS <<<"$ARMS_CSV"
 for a in "${ARMS[@]}"; do
-  case $a in ls-alone | be-alone | none | k8s | colod | colod-budget | colod-noslice) ;; *) die "unknown arm $a" ;; esac
+  case $a in ls-alone | be-alone | none | k8s | colod | colod-budget | colod-slice) ;; *) die "unknown arm $a" ;; esac
 done
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it creates cgroups and starts colod)"
@@ -479,9 +479,9 @@ run_arm() { # run_arm ARM REP
     printf 'policy:\n  be_cpu: {mode: budget}\n' >"$TMP/colod-budget.yaml"
     start_colod "$TMP/colod-budget.yaml"
     sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')"
-  elif [[ $arm == colod-noslice ]]; then
-    printf 'policy:\n  be_cpu: {task_slice_us: 0}\n' >"$TMP/colod-noslice.yaml"
-    start_colod "$TMP/colod-noslice.yaml"
+  elif [[ $arm == colod-slice ]]; then
+    printf 'policy:\n  be_cpu: {task_slice_us: 100000}\n' >"$TMP/colod-slice.yaml"
+    start_colod "$TMP/colod-slice.yaml"
     sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')"
   elif [[ $arm == colod ]]; then
     start_colod

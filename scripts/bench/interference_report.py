@@ -10,7 +10,7 @@ import os
 import statistics
 import sys
 
-ARMS = ["ls-alone", "be-alone", "none", "k8s", "colod", "colod-budget", "colod-noslice"]
+ARMS = ["ls-alone", "be-alone", "none", "k8s", "colod", "colod-budget", "colod-slice"]
 LABEL = {
     "ls-alone": "LS alone",
     "be-alone": "BE alone",
@@ -18,7 +18,7 @@ LABEL = {
     "k8s": "LS+BE, k8s default (BE shares 2)",
     "colod": "LS+BE, colod",
     "colod-budget": "LS+BE, colod be_cpu.mode=budget",
-    "colod-noslice": "LS+BE, colod be_cpu.task_slice_us=0",
+    "colod-slice": "LS+BE, colod be_cpu.task_slice_us=100000",
 }
 # targets from the issue, checked on the colod arm
 P99_MAX = 1.1

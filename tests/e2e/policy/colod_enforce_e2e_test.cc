@@ -390,7 +390,8 @@ TEST_F(ColodEnforceE2e, BeTasksGetALongSliceAndItComesBackAfterSigtermAndAfterAC
     COLO_SKIP_OR_FAIL(
         "this kernel takes no custom EEVDF slice (sched_setattr sched_runtime, 6.12+)");
   }
-  constexpr uint64_t kBeSlice = 100'000'000;  // be_cpu.task_slice_us default
+  constexpr uint64_t kBeSlice = 100'000'000;
+  const std::string config = "policy:\n  be_cpu: {safety_watermark: 1.0, task_slice_us: 100000}\n";
   constexpr uint64_t kOwnSlice = 5'000'000;
   makeContainers({kBe, kLs});
   auto be = tree_->spawn(kBe, {"sleep", "600"});
@@ -402,7 +403,7 @@ TEST_F(ColodEnforceE2e, BeTasksGetALongSliceAndItComesBackAfterSigtermAndAfterAC
   ASSERT_TRUE(own);
   ASSERT_TRUE(kmods::realSchedOps().set(*be_own, *own, kOwnSlice));
   ASSERT_EQ(sliceOf(*be), *base);
-  startColod(kPolicyConfig);
+  startColod(config);
   ASSERT_TRUE(pollUntil([&] { return sliceOf(*be) == kBeSlice; }, seconds(20)))
       << "BE task slice " << sliceOf(*be);
   EXPECT_EQ(sliceOf(*ls), *base) << "an LS task's slice changed";
@@ -423,7 +424,7 @@ TEST_F(ColodEnforceE2e, BeTasksGetALongSliceAndItComesBackAfterSigtermAndAfterAC
   EXPECT_EQ(sliceOf(*be), kBeSlice) << "a dead colod leaves its slices behind";
   std::error_code ec;
   std::filesystem::remove(socket_, ec);
-  startColod(kPolicyConfig, {"--enforce=false"});
+  startColod(config, {"--enforce=false"});
   EXPECT_EQ(sliceOf(*be), *base);
   EXPECT_EQ(sliceOf(*late), *base);
   EXPECT_EQ(sliceOf(*be_own), kOwnSlice);
@@ -434,7 +435,7 @@ TEST_F(ColodEnforceE2e, BeTasksGetALongSliceAndItComesBackAfterSigtermAndAfterAC
 
   // Enforcing again, then SIGTERM: back to the default.
   std::filesystem::remove(socket_, ec);
-  startColod(kPolicyConfig);
+  startColod(config);
   ASSERT_TRUE(pollUntil([&] { return sliceOf(*be) == kBeSlice; }, seconds(20)));
   ::kill(colod_->pid(), SIGTERM);
   auto status = colod_->waitExit(seconds(20));
@@ -446,7 +447,7 @@ TEST_F(ColodEnforceE2e, BeTasksGetALongSliceAndItComesBackAfterSigtermAndAfterAC
   EXPECT_EQ(sliceOf(*be_own), kOwnSlice);
 }
 
-TEST_F(ColodEnforceE2e, BeTaskSliceOffLeavesEveryTaskAlone) {
+TEST_F(ColodEnforceE2e, BeTaskSliceIsOffByDefaultAndLeavesEveryTaskAlone) {
   auto base = kmods::probeCustomSlice();
   if (!base) {
     COLO_SKIP_OR_FAIL(
@@ -456,7 +457,7 @@ TEST_F(ColodEnforceE2e, BeTaskSliceOffLeavesEveryTaskAlone) {
   auto be = tree_->spawn(kBe, {"sleep", "600"});
   ASSERT_TRUE(be);
   auto [knob, value] = beKnob();
-  startColod("policy:\n  be_cpu: {safety_watermark: 1.0, task_slice_us: 0}\n");
+  startColod(kPolicyConfig);  // no task_slice_us: off
   ASSERT_TRUE(pollUntil([&] { return read("cpu", kBePod, knob) == value; }, seconds(20)));
   std::this_thread::sleep_for(milliseconds(1500));  // past a rescan, to show nothing happens
   EXPECT_EQ(sliceOf(*be), *base);

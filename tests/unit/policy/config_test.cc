@@ -15,7 +15,7 @@ TEST(PolicyConfigTest, DefaultsAreValidAndDocumentedValues) {
   EXPECT_EQ(j["be_cpu"]["min_cpus"].get<int>(), 1);
   EXPECT_EQ(j["throttle_relief"]["mode"], "burst");
   EXPECT_EQ(j["be_cpu"]["quota_enabled"], false);
-  EXPECT_EQ(j["be_cpu"]["task_slice_us"].get<int>(), 100000);
+  EXPECT_EQ(j["be_cpu"]["task_slice_us"].get<int>(), 0);
 }
 
 TEST(PolicyConfigTest, FromJsonOverridesAndRoundTrips) {

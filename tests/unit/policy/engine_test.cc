@@ -331,12 +331,12 @@ TEST(EngineTest, StatusShowsEveryControllerAndThePlanReasons) {
 TEST(EngineTest, PlanCarriesTheBeTaskSlice) {
   auto s = makeNode(4);
   addContainer(s, "be", Tier::kBE, 0.5);
-  Engine on(PolicyConfig{});
-  EXPECT_EQ(tick(on, s).be_task_slice_ns, 100'000'000u);
-  PolicyConfig off;
-  off.be_cpu.task_slice_us = 0;
-  Engine e(off);
-  EXPECT_EQ(tick(e, s).be_task_slice_ns, 0u);
+  Engine off(PolicyConfig{});
+  EXPECT_EQ(tick(off, s).be_task_slice_ns, 0u);  // opt-in
+  PolicyConfig on;
+  on.be_cpu.task_slice_us = 100000;
+  Engine e(on);
+  EXPECT_EQ(tick(e, s).be_task_slice_ns, 100'000'000u);
 }
 
 TEST(EngineTest, NoEventPlanBeforeTheFirstTick) {

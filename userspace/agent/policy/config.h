@@ -38,10 +38,11 @@ struct BeCpuConfig {
   int grow_step_cpus = 1;              // at most this many CPUs added to BE per tick
   bool quota_enabled = false;          // also cap BE with a CFS quota
   double quota_grow_step_cores = 0.5;  // at most this much quota added per tick
-  // EEVDF slice given to every BE task, in microseconds (kernel range 100..100000); 0: off.
-  // Where the kernel takes custom slices (6.12+), a long BE slice lets every other waking task
-  // preempt BE at once instead of waiting for BE's protected slice to end (up to a tick).
-  int64_t task_slice_us = 100000;
+  // EEVDF slice given to every BE task, in microseconds (kernel range 100..100000); 0: off (the
+  // default). Where the kernel takes custom slices (6.12+), a long BE slice lets a waking task
+  // with a shorter one override BE's slice protection; measured on nginx next to stress-ng it
+  // made LS p99 worse, not better (docs/tiers-and-policy.md), so it is opt-in.
+  int64_t task_slice_us = 0;
 };
 
 struct LatencyGuardConfig {
