@@ -25,6 +25,7 @@
 
 #include "common/cgroup_mounts.h"
 #include "common/http.h"
+#include "support/agent_api.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/test_cgroup.h"
@@ -120,35 +121,9 @@ class ColodE2eTest : public ::testing::Test {
     ASSERT_TRUE(colod_->running()) << "colod exited at start";
   }
 
-  int healthStatus() {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    if (!client) {
-      return -1;
-    }
-    auto resp = client->get("/healthz");
-    return resp ? resp->status : -1;
-  }
-
-  std::optional<json> containers() {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    if (!client) {
-      return std::nullopt;
-    }
-    auto resp = client->get("/v1/containers");
-    if (!resp || resp->status != 200) {
-      return std::nullopt;
-    }
-    return json::parse(resp->body, nullptr, false);
-  }
-
-  std::string metrics() {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    if (!client) {
-      return {};
-    }
-    auto resp = client->get("/metrics");
-    return resp && resp->status == 200 ? resp->body : std::string();
-  }
+  int healthStatus() { return test::apiStatus(socket_, "/healthz"); }
+  std::optional<json> containers() { return test::apiJson(socket_, "/v1/containers"); }
+  std::string metrics() { return test::apiGet(socket_, "/metrics").value_or(""); }
 
   // The container with id `id` in the latest /v1/containers, or nullopt.
   std::optional<json> container(const std::string& id) {
@@ -164,21 +139,7 @@ class ColodE2eTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::optional<json> getJson(const std::string& path) {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    if (!client) {
-      return std::nullopt;
-    }
-    auto resp = client->get(path);
-    if (!resp || resp->status != 200) {
-      return std::nullopt;
-    }
-    auto j = json::parse(resp->body, nullptr, false);
-    if (j.is_discarded()) {
-      return std::nullopt;
-    }
-    return j;
-  }
+  std::optional<json> getJson(const std::string& path) { return test::apiJson(socket_, path); }
 
   std::optional<TestCgroupTree> tree_;
   std::optional<Colod> colod_;

@@ -24,6 +24,7 @@
 #include "common/fs.h"
 #include "common/http.h"
 #include "kmods-free/task_slice.h"
+#include "support/agent_api.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/test_cgroup.h"
@@ -221,30 +222,8 @@ class ColodEnforceE2e : public ::testing::Test {
     ASSERT_TRUE(colod_->running()) << "colod exited at start";
   }
 
-  int healthStatus() {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    if (!client) {
-      return -1;
-    }
-    auto resp = client->get("/healthz");
-    return resp ? resp->status : -1;
-  }
-
-  std::optional<json> get(const std::string& path) {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    if (!client) {
-      return std::nullopt;
-    }
-    auto resp = client->get(path);
-    if (!resp || resp->status != 200) {
-      return std::nullopt;
-    }
-    auto j = json::parse(resp->body, nullptr, false);
-    if (j.is_discarded()) {
-      return std::nullopt;
-    }
-    return j;
-  }
+  int healthStatus() { return test::apiStatus(socket_, "/healthz"); }
+  std::optional<json> get(const std::string& path) { return test::apiJson(socket_, path); }
 
   std::optional<json> controller(const std::string& name) {
     auto c = get("/v1/controllers");
@@ -580,14 +559,9 @@ TEST_F(ColodEnforceE2e, FreezesWhenCgroupfsRefusesWritesAndSaysWhy) {
       seconds(30)))
       << (get("/v1/controllers") ? get("/v1/controllers")->dump() : "no API");
   EXPECT_NE(why.find("cgroupfs"), std::string::npos) << why;
-  std::string metrics;
-  {
-    auto client = http::Client::connect("unix:" + socket_, 2000);
-    ASSERT_TRUE(client);
-    auto resp = client->get("/metrics");
-    ASSERT_TRUE(resp);
-    metrics = resp->body;
-  }
+  auto metrics_body = test::apiGet(socket_, "/metrics");
+  ASSERT_TRUE(metrics_body);
+  const std::string& metrics = *metrics_body;
   EXPECT_NE(metrics.find("colo_policy_frozen 1"), std::string::npos);
   EXPECT_NE(metrics.find("colo_executor_frozen 1"), std::string::npos);
 }

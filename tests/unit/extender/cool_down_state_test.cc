@@ -277,15 +277,6 @@ TEST(CoolDownState, MatchesBruteForceSumsThroughCacheChurn) {
   }
 }
 
-std::string post(Extender& ext, bool filter, const std::string& body) {
-  std::string padded = body;
-  padded.reserve(body.size() + 64);
-  http::Response r =
-      filter ? ext.filter(padded, padded.capacity()) : ext.prioritize(padded, padded.capacity());
-  EXPECT_EQ(r.status, 200) << r.body;
-  return r.body;
-}
-
 // A node that is only in the request (Nodes mode), or only named (NodeNames mode, not cached),
 // cools down by name like a cached one, and the state is the cache entry's once it joins.
 TEST(CoolDownState, NodesModeAndUnknownNamesShareTheStateByName) {
@@ -310,17 +301,20 @@ TEST(CoolDownState, NodesModeAndUnknownNamesShareTheStateByName) {
     return p.summarize(name, kNow, kWindow, kNow).penalty;
   };
   // x (idle) wins; it is not cached, so its win is recorded by name.
-  EXPECT_EQ(post(ext, false, nodes_req), R"([{"Host":"a","Score":6},{"Host":"x","Score":8}])");
+  EXPECT_EQ(testing::post(ext, false, nodes_req),
+            R"([{"Host":"a","Score":6},{"Host":"x","Score":8}])");
   EXPECT_DOUBLE_EQ(penalty("x"), 1.0);
   // Cooled down, x loses to a; a's Nodes-mode win lands in the state its cache entry links to.
-  EXPECT_EQ(post(ext, false, nodes_req), R"([{"Host":"a","Score":6},{"Host":"x","Score":3}])");
+  EXPECT_EQ(testing::post(ext, false, nodes_req),
+            R"([{"Host":"a","Score":6},{"Host":"x","Score":3}])");
   EXPECT_DOUBLE_EQ(summaryOf(p, viewOf(cache, "a")).penalty, 1.0);
   EXPECT_DOUBLE_EQ(penalty("x"), 1.0);
   // NodeNames: a through its cache entry (cooled down), x unknown (neutral load, its state found
   // by name: cooled down too). x wins again, recorded by name.
   const std::string names_req =
       R"({"Pod":)" + testing::lsPod() + R"(,"Nodes":null,"NodeNames":["a","x"]})";
-  EXPECT_EQ(post(ext, false, names_req), R"([{"Host":"a","Score":1},{"Host":"x","Score":3}])");
+  EXPECT_EQ(testing::post(ext, false, names_req),
+            R"([{"Host":"a","Score":1},{"Host":"x","Score":3}])");
   EXPECT_DOUBLE_EQ(penalty("x"), 2.0);
   EXPECT_DOUBLE_EQ(penalty("a"), 1.0);
   // Once cached, x's entry links to that state.
@@ -356,7 +350,7 @@ TEST(CoolDownState, RequestThreadsAndCacheChurn) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int r = 0; r < kRounds; ++r) {
-        post(ext, (r + t) % 3 == 0, req);
+        testing::post(ext, (r + t) % 3 == 0, req);
       }
       done.fetch_add(1);
     });

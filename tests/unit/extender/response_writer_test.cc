@@ -19,15 +19,6 @@ namespace {
 
 constexpr int64_t kNow = 1763812800000;
 
-std::string post(Extender& ext, bool filter, const std::string& body) {
-  std::string padded = body;
-  padded.reserve(body.size() + 64);
-  http::Response r =
-      filter ? ext.filter(padded, padded.capacity()) : ext.prioritize(padded, padded.capacity());
-  EXPECT_EQ(r.status, 200) << r.body;
-  return r.body;
-}
-
 TEST(HostPriorityList, PlainNamesAndNamesThatNeedEscaping) {
   Config config;
   config.cool_down.weight = 0;  // every unknown node scores 5
@@ -41,13 +32,13 @@ TEST(HostPriorityList, PlainNamesAndNamesThatNeedEscaping) {
   }
   want += "]";
   const std::string req = R"({"Pod":)" + testing::lsPod() + R"(,"Nodes":null,"NodeNames":[)";
-  EXPECT_EQ(post(ext, false, req + names + "]}"), want);
+  EXPECT_EQ(testing::post(ext, false, req + names + "]}"), want);
   // One name needing escapes: the whole list is written by JsonWriter, with the same bytes for
   // the plain names.
   want.back() = ',';
   want += R"({"Host":"a\u003cb\"\u0026","Score":5}])";
-  EXPECT_EQ(post(ext, false, req + names + R"(,"a<b\"&"]})"), want);
-  EXPECT_EQ(post(ext, false, req + "]}"), "[]");
+  EXPECT_EQ(testing::post(ext, false, req + names + R"(,"a<b\"&"]})"), want);
+  EXPECT_EQ(testing::post(ext, false, req + "]}"), "[]");
 }
 
 TEST(RoundHalfAway, AgreesWithLlround) {

@@ -1,13 +1,26 @@
-// Builders of Node JSON and node-metrics documents for the extender tests.
+// Builders of Node JSON and node-metrics documents for the extender tests, and one request call.
 #pragma once
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <string>
 
 #include "common/node_metrics.h"
+#include "extender/extender.h"
 
 namespace colo::extender::testing {
+
+// One filter or prioritize call on `body`, padded as the HTTP server leaves it (simdjson wants
+// spare capacity); expects a 200 and returns the response body.
+inline std::string post(Extender& ext, bool filter, const std::string& body) {
+  std::string padded = body;
+  padded.reserve(body.size() + 64);
+  http::Response r =
+      filter ? ext.filter(padded, padded.capacity()) : ext.prioritize(padded, padded.capacity());
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.body;
+}
 
 // A node-metrics document with sensible figures; adjust fields before encoding.
 inline NodeMetrics metrics(int64_t ts_ms) {
