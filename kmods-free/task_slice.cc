@@ -1,6 +1,5 @@
 #include "kmods-free/task_slice.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -241,37 +240,7 @@ Status TaskSlicer::writeRecord() {
   for (const auto& [dir, g] : groups_) {
     body += fmt::format("{} {}\n", g.slice_ns, dir);
   }
-  std::string tmp = options_.state_file + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return failErrno(errno, "open " + tmp);
-  }
-  UniqueFd guard(fd);
-  size_t off = 0;
-  while (off < body.size()) {
-    ssize_t n = ::write(fd, body.data() + off, body.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return failErrno(errno, "write " + tmp);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    return failErrno(errno, "fsync " + tmp);
-  }
-  guard.reset();
-  if (::rename(tmp.c_str(), options_.state_file.c_str()) != 0) {
-    return failErrno(errno, "rename " + tmp + " to " + options_.state_file);
-  }
-  auto slash = options_.state_file.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : options_.state_file.substr(0, slash);
-  if (int d = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-    ::fsync(d);
-    ::close(d);
-  }
-  return ok();
+  return writeFileDurably(options_.state_file, body);
 }
 
 TaskSliceCounts TaskSlicer::reconcile() {

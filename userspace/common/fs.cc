@@ -309,4 +309,43 @@ bool FakeFs::exists(const std::string& raw) const {
   return dirs_.count(path) != 0 || files_.count(path) != 0;
 }
 
+std::string dirOf(const std::string& file) {
+  auto pos = file.rfind('/');
+  return pos == std::string::npos ? "." : (pos == 0 ? "/" : file.substr(0, pos));
+}
+
+void fsyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.valid()) {
+    ::fsync(fd.get());
+  }
+}
+
+Status writeFileDurably(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return failErrno(errno, "open " + tmp);
+  }
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return failErrno(errno, "write " + tmp);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd.get()) != 0) {
+    return failErrno(errno, "fsync " + tmp);
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return failErrno(errno, "rename " + tmp + " to " + path);
+  }
+  fsyncDir(dirOf(path));
+  return ok();
+}
+
 }  // namespace colo

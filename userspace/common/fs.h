@@ -108,4 +108,13 @@ class FakeFs final : public FileSystem {
 // Joins two path parts with exactly one '/'.
 std::string joinPath(std::string_view a, std::string_view b);
 
+// The directory part of a file path: "." without a slash, "/" for a file at the root.
+std::string dirOf(const std::string& file);
+// fsync(2) of a directory, so that a rename or a new file in it survives a crash. Best effort.
+void fsyncDir(const std::string& dir);
+// Replaces `path` with `data` so that a crash leaves the old file or the new one, never a torn
+// one: write `path`.tmp, fsync, rename over `path`, fsync the directory. On the real file system
+// (state files, not cgroupfs).
+Status writeFileDurably(const std::string& path, std::string_view data);
+
 }  // namespace colo

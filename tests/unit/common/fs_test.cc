@@ -1,11 +1,13 @@
 #include "common/fs.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace colo {
 namespace {
@@ -78,6 +80,26 @@ TEST(RealFs, KeptReadsSeeRewritesAndLargeFiles) {
   auto gone = fs.readCgroupFileKeptInto(path, &c, &out);
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code(), ENOENT);
+}
+
+TEST(WriteFileDurably, ReplacesTheFileAndLeavesNoTemporary) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("colo-fs-durable-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "state").string();
+  ASSERT_TRUE(writeFileDurably(path, "first\n"));
+  ASSERT_TRUE(writeFileDurably(path, "second\n"));
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "second\n");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  auto st = writeFileDurably((dir / "missing" / "state").string(), "x");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ENOENT) << st.error().message();
+  EXPECT_EQ(dirOf(path), dir.string());
+  EXPECT_EQ(dirOf("/state"), "/");
+  EXPECT_EQ(dirOf("state"), ".");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(JoinPath, ExactlyOneSlash) {

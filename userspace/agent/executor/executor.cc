@@ -63,13 +63,6 @@ Status mkdirAll(const std::string& path) {
   return ok();
 }
 
-void fsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.valid()) {
-    ::fsync(fd.get());
-  }
-}
-
 std::vector<RevisionInfo> revisionsOf(const std::vector<JournalRecord>& records,
                                       const std::string& file) {
   std::vector<RevisionInfo> out;
@@ -461,6 +454,11 @@ Result<std::string> Executor::readKnobLocked(const std::string& path) {
   return r;
 }
 
+void Executor::forgetLocked(const std::string& path) {
+  baseline_.erase(path);
+  kept_.erase(path);
+}
+
 Status Executor::writeLocked(const std::string& path, const std::string& value,
                              const std::string& reason, bool restoring) {
   if (!restoring && health_.frozen) {
@@ -632,14 +630,12 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
       if (!cur && cur.error().code() == ENOENT) {
         ++report.vanished;
         ++health_.vanished;
-        baseline_.erase(path);
-        kept_.erase(path);
+        forgetLocked(path);
         continue;
       }
       if (cur && knobMatches(path, old, *cur)) {
         ++(widened.count(path) != 0 ? report.restored : report.already);
-        baseline_.erase(path);
-        kept_.erase(path);
+        forgetLocked(path);
         continue;
       }
       Status st = writeLocked(path, old, reason, true);
@@ -652,12 +648,10 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
       }
       if (st) {
         ++report.restored;
-        baseline_.erase(path);
-        kept_.erase(path);
+        forgetLocked(path);
       } else if (st.error().code() == ENOENT) {
         ++report.vanished;
-        baseline_.erase(path);
-        kept_.erase(path);
+        forgetLocked(path);
       } else {
         last_error[path] = st.error().message();
         again.push_back(path);
@@ -681,12 +675,10 @@ RestoreReport Executor::restoreLocked(const std::vector<std::string>& order,
       ++report.restored;
       report.notes.push_back(path + ": restored as the parent's cpus " + cpus +
                              " (the kernel refuses an empty cpuset on a populated cgroup)");
-      baseline_.erase(path);
-      kept_.erase(path);
+      forgetLocked(path);
     } else if (st.error().code() == ENOENT) {
       ++report.vanished;
-      baseline_.erase(path);
-      kept_.erase(path);
+      forgetLocked(path);
     } else {
       report.errors.push_back(st.error().message());
     }

@@ -158,6 +158,8 @@ class Executor {
   // re-applied every few seconds: an open(2) per knob was ~5 % of colod's CPU, measured). A
   // kept descriptor that fails (its cgroup gone: ENODEV) is retried once with a fresh open.
   Result<std::string> readKnobLocked(const std::string& path);
+  // A knob is back at its pre-colo value (or its cgroup is gone): no baseline, no kept fd.
+  void forgetLocked(const std::string& path);
   RestoreReport restoreLocked(const std::vector<std::string>& order, const std::string& reason);
   void noteFailureLocked(const std::string& error, bool counts_for_freeze);
   // Replaces the journal with one holding only the knobs still to restore (baseline records);

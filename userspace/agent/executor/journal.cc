@@ -22,11 +22,6 @@ constexpr TypeName kTypeNames[] = {
     {RecordType::kClean, "clean"},
 };
 
-std::string dirOf(const std::string& file) {
-  auto pos = file.rfind('/');
-  return pos == std::string::npos ? "." : (pos == 0 ? "/" : file.substr(0, pos));
-}
-
 }  // namespace
 
 std::string_view recordTypeName(RecordType type) {
@@ -175,10 +170,7 @@ Result<JournalWriter> JournalWriter::open(const std::string& file) {
       }
     }
   }
-  UniqueFd dir(::open(dirOf(file).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.valid()) {
-    ::fsync(dir.get());
-  }
+  fsyncDir(dirOf(file));
   return w;
 }
 
