@@ -219,7 +219,9 @@ void Enforcer::onTick(const Snapshot& snap, const AgentStats& stats, int64_t now
 void Enforcer::applySlices(const kmods::EnforcementPlan& plan, bool changed, int64_t now_ns) {
   if (changed) {
     slice_dirs_.clear();
-    if (auto root = features_.mounts.mountFor("cpu")) {
+    // Slices off (the default): the empty list only lets the slicer hand back what it holds.
+    auto root = features_.mounts.mountFor("cpu");
+    if (plan.be_task_slice_ns != 0 && root) {
       for (const auto& c : plan.cgroups) {
         if (c.tier == kmods::PlanTier::kBE) {
           slice_dirs_.push_back(joinPath(*root, c.cgroup));
@@ -327,7 +329,7 @@ nlohmann::json Enforcer::controllersJson() const {
                     {"already", reconcile_.already},
                     {"vanished", reconcile_.vanished},
                     {"errors", reconcile_.errors}};
-  if (slicer_ || features_.sched_slice_default_ns != 0) {
+  if (features_.sched_slice_default_ns != 0) {
     const kmods::TaskSliceStatus& t = slice_status_;
     j["task_slice"] = {{"slice_ns", t.slice_ns},
                        {"kernel_default_ns", features_.sched_slice_default_ns},
