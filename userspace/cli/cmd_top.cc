@@ -34,8 +34,14 @@ int tierRank(std::string_view tier) {
 }  // namespace
 
 bool validTopSort(std::string_view key) {
-  return key == "cpu" || key == "mem" || key == "p50" || key == "p99" || key == "throttled" ||
-         key == "waited" || key == "tier" || key == "name";
+  for (std::string_view rest = kTopSortKeys; !rest.empty();) {
+    size_t comma = rest.find(", ");
+    if (rest.substr(0, comma) == key) {
+      return true;
+    }
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+  }
+  return false;
 }
 
 void sortContainers(std::vector<AgentContainer>& containers, std::string_view key) {
@@ -143,10 +149,7 @@ nlohmann::json topJson(const AgentSnapshot& snap, std::string_view sort_key, siz
 int runTop(const CliContext& ctx, const Args& args) {
   const std::string& sort_key = args.str("sort");
   if (!validTopSort(sort_key)) {
-    *ctx.err << fmt::format(
-        "coloctl: unknown --sort column \"{}\" (cpu, mem, p50, p99, throttled, waited, tier, "
-        "name)\n",
-        sort_key);
+    *ctx.err << fmt::format("coloctl: unknown --sort column \"{}\" ({})\n", sort_key, kTopSortKeys);
     return kExitUsage;
   }
   int64_t iterations = args.integer("iterations");

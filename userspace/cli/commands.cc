@@ -1,5 +1,9 @@
 #include "cli/commands.h"
 
+#include <string>
+
+#include "cli/top.h"
+
 namespace colo::cli {
 
 const std::vector<Command>& coreCommands() {
@@ -26,8 +30,7 @@ const std::vector<Command>& coreCommands() {
           .flags = {{"interval", FlagType::kDuration, "1s", "time between refreshes"},
                     {"iterations", FlagType::kInt, "0",
                      "stop after N refreshes (0: until interrupted)"},
-                    {"sort", FlagType::kString, "cpu",
-                     "sort column: cpu, mem, p50, p99, throttled, waited, tier, name"},
+                    {"sort", FlagType::kString, "cpu", "sort column: " + std::string(kTopSortKeys)},
                     {"limit", FlagType::kInt, "0", "show at most N containers (0: all)"}},
           .run = runTop,
       },

@@ -10,7 +10,10 @@
 
 namespace colo::cli {
 
-// True for the --sort columns top knows: cpu, mem, p50, p99, throttled, waited, tier, name.
+// The --sort columns top knows, as its --help and errors list them.
+inline constexpr std::string_view kTopSortKeys =
+    "cpu, mem, p50, p99, throttled, waited, tier, name";
+// True for a column of kTopSortKeys.
 bool validTopSort(std::string_view key);
 // Sorts by `key`: numbers (and tier priority) descending, name ascending; ties by name.
 void sortContainers(std::vector<AgentContainer>& containers, std::string_view key);
