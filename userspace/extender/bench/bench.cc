@@ -65,13 +65,16 @@ std::string padded(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `colo-extender-bench names [N [K]]`: only the 5,000-name cases, N runs each (default 2,000;
-  // a small N keeps callgrind runs short). K > 0 first records K placements on every node, spread
-  // over the last 60 s (after the nodes' metrics timestamps, 120 s ago), as a long HTTP run with
-  // frozen metrics leaves them, and freezes the extender's clock so that runs are comparable.
+  // `colo-extender-bench names [N [K [be]]]`: only the 5,000-name cases, N runs each (default
+  // 2,000; a small N keeps callgrind runs short). K > 0 first records K placements on every node,
+  // spread over the last 60 s (after the nodes' metrics timestamps, 120 s ago), as a long HTTP run
+  // with frozen metrics leaves them, and freezes the extender's clock so that runs are comparable.
+  // With `be` the placements carry the benchmark pod's BE requests, as the HTTP prioritize rounds
+  // record them: filter then fails every labelled node on BE fit, each with its own numbers.
   const bool names_only = argc > 1 && std::string_view(argv[1]) == "names";
   const int names_iters = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2000;
   const int placements_per_node = argc > 3 ? std::max(0, std::atoi(argv[3])) : 0;
+  const bool be_placements = argc > 4 && std::string_view(argv[4]) == "be";
   using namespace colo;
   const int64_t now_ms = extender::Extender::wallClockMs();
   const int64_t metrics_ms = placements_per_node > 0 ? now_ms - 120000 : now_ms;
@@ -97,7 +100,9 @@ int main(int argc, char** argv) {
   for (int k = 0; k < placements_per_node; ++k) {
     const int64_t at = now_ms - 60000 + 60000 * (k + 1) / placements_per_node;
     for (int i = 0; i < 5000; ++i) {
-      names_ext.placements().record(bench::nodeName(i), {at, 500, int64_t{1} << 30, 0, 0});
+      names_ext.placements().record(bench::nodeName(i),
+                                    {at, 500, int64_t{1} << 30, be_placements ? 2000 : 0,
+                                     be_placements ? int64_t{4} << 30 : 0});
     }
   }
   std::string names = padded(bench::namesBody(5000));
@@ -109,9 +114,11 @@ int main(int argc, char** argv) {
   Stats nf = measure(names_iters, [&] { (void)names_ext.filter(names, names.capacity()); });
   Stats np = measure(names_iters, [&] { (void)names_ext.prioritize(names, names.capacity()); });
   std::printf(
-      "names=5000 body_bytes=%zu filter p50_us=%.1f p99_us=%.1f cpu_mean_us=%.1f | "
+      "names=5000 body_bytes=%zu filter_answer_bytes=%zu filter p50_us=%.1f p99_us=%.1f "
+      "cpu_mean_us=%.1f | "
       "prioritize p50_us=%.1f p99_us=%.1f cpu_mean_us=%.1f\n",
-      names.size(), nf.p50_us, nf.p99_us, nf.cpu_mean_us, np.p50_us, np.p99_us, np.cpu_mean_us);
+      names.size(), f.body.size(), nf.p50_us, nf.p99_us, nf.cpu_mean_us, np.p50_us, np.p99_us,
+      np.cpu_mean_us);
 
   if (names_only) {
     return 0;
