@@ -363,13 +363,30 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
           pods[c.pod_cgroup].insert(target.begin(), target.end());
         }
       }
-      auto current = [&](const std::string& cg) {
+      // v2: an empty cpuset.cpus follows the parent's CPUs, and the kernel refuses to empty it
+      // again while the cgroup holds tasks; what such a cgroup runs on is its
+      // cpuset.cpus.effective. `inherits` is set when the file is empty.
+      auto current = [&](const std::string& cg, bool* inherits = nullptr) {
         CpuSet s;
-        auto v = fs.readFile(joinPath(joinPath(*cpuset_root, cg), "cpuset.cpus"));
+        std::string dir = joinPath(*cpuset_root, cg);
+        auto v = fs.readFile(joinPath(dir, "cpuset.cpus"));
+        bool empty = v && v->find_first_not_of(" \t\n") == std::string::npos;
+        if (inherits != nullptr) {
+          *inherits = v2 && empty;
+        }
+        if (v2 && empty) {
+          v = fs.readFile(joinPath(dir, "cpuset.cpus.effective"));
+        }
         if (v) {
           parseCpuList(*v, &s);
         }
         return s;
+      };
+      // A v2 cgroup that inherits exactly `cpus` is left alone: writing them would change
+      // nothing now and could not be undone (see current()).
+      auto inheritsExactly = [&](const std::string& cg, const CpuSet& cpus) {
+        bool inherits = false;
+        return v2 && current(cg, &inherits) == cpus && inherits;
       };
       // Phase A, parents first: widen each pod to (current | target) so its children can move.
       for (const auto& pod : pod_list) {
@@ -383,10 +400,16 @@ PlanWrites planWrites(const EnforcementPlan& plan, const KernelFeatures& f, cons
       }
       // Phase B, children first: containers to their pools, then pods narrowed to the union.
       for (const auto& c : containers) {
+        if (inheritsExactly(c.cgroup, c.cpus)) {
+          continue;
+        }
         add(joinPath(joinPath(*cpuset_root, c.cgroup), "cpuset.cpus"), formatCpuList(c.cpus),
             c.reason);
       }
       for (const auto& pod : pod_list) {
+        if (inheritsExactly(pod, pods[pod])) {
+          continue;
+        }
         add(joinPath(joinPath(*cpuset_root, pod), "cpuset.cpus"), formatCpuList(pods[pod]),
             "pod cpuset: union of its containers");
       }

@@ -283,6 +283,38 @@ TEST(PlanWrites, V2LsxPartitionOnlyUnderAPartitionRoot) {
   }
 }
 
+// kubelet leaves v2 cpusets empty (inherit the parent's CPUs). The kernel refuses to empty a
+// populated cgroup's cpuset again, so colod must not write the CPUs such a cgroup already
+// inherits: LS keeps its empty cpusets; only the BE cgroups it narrows get explicit ones.
+TEST(PlanWrites, V2CpusetsThatInheritTheirTargetAreLeftEmpty) {
+  FakeFs fs;
+  fs.put("/sys/fs/cgroup/cpuset.cpus.effective", "0-3\n");
+  for (const auto& pod : {kBE1, kLS}) {
+    for (const auto& cg : {pod, pod + (pod == kBE1 ? "/ca" : "/cl")}) {
+      test::addV2Cgroup(fs, cg, "");
+      fs.put("/sys/fs/cgroup" + cg + "/cpuset.cpus.effective", "0-3\n");
+    }
+  }
+  EnforcementPlan p;
+  p.cgroups = {{"be-a", kBE1 + "/ca", kBE1, PlanTier::kBE},
+               {"ls-l", kLS + "/cl", kLS, PlanTier::kLS}};
+  p.pools.shared = {0, 1, 2, 3};
+  p.be_cpus = {2, 3};
+  auto pw = planWrites(p, test::v2Features(), fs);
+  EXPECT_EQ(find(pw, "/sys/fs/cgroup" + kLS + "/cl/cpuset.cpus"), nullptr);
+  EXPECT_EQ(find(pw, "/sys/fs/cgroup" + kLS + "/cpuset.cpus"), nullptr);
+  ASSERT_NE(find(pw, "/sys/fs/cgroup" + kBE1 + "/ca/cpuset.cpus"), nullptr);
+  EXPECT_EQ(find(pw, "/sys/fs/cgroup" + kBE1 + "/ca/cpuset.cpus")->value, "2-3");
+  // Not widened first: on v2 a child may name CPUs its parent's file does not.
+  EXPECT_EQ(indexOf(pw, "/sys/fs/cgroup" + kBE1 + "/cpuset.cpus", "0-3"), SIZE_MAX);
+  EXPECT_NE(indexOf(pw, "/sys/fs/cgroup" + kBE1 + "/cpuset.cpus", "2-3"), SIZE_MAX);
+  // An LS container with explicit CPUs other than the pool's is still moved to the pool.
+  fs.put("/sys/fs/cgroup" + kLS + "/cl/cpuset.cpus", "1\n");
+  auto pw2 = planWrites(p, test::v2Features(), fs);
+  ASSERT_NE(find(pw2, "/sys/fs/cgroup" + kLS + "/cl/cpuset.cpus"), nullptr);
+  EXPECT_EQ(find(pw2, "/sys/fs/cgroup" + kLS + "/cl/cpuset.cpus")->value, "0-3");
+}
+
 class BackendApplyTest : public ::testing::Test {
  protected:
   void SetUp() override {
