@@ -75,7 +75,7 @@ Result<TestCgroupTree> TestCgroupTree::create(const std::string& name,
     }
     tree.roots_.push_back(root);
     tree.live_ = true;
-    std::string enable;
+    std::string& enable = tree.v2_enable_;
     for (const auto& c : controllers) {
       if (c != "cpuacct") {
         enable += (enable.empty() ? "+" : " +") + c;
@@ -121,6 +121,7 @@ TestCgroupTree::TestCgroupTree(TestCgroupTree&& other) noexcept
       top_(std::move(other.top_)),
       roots_(std::move(other.roots_)),
       controllers_(std::move(other.controllers_)),
+      v2_enable_(std::move(other.v2_enable_)),
       children_(std::move(other.children_)),
       live_(std::exchange(other.live_, false)) {}
 
@@ -146,6 +147,15 @@ Status TestCgroupTree::mkdir(const std::string& relative) {
         end = relative.size();
       }
       if (end > pos) {
+        // v2: the tree's controllers reach a nested cgroup only when every parent enables them
+        // for its children (the top already does). A parent that holds processes cannot; its
+        // children then go without, as the kernel has it.
+        if (version_ == CgroupVersion::kV2 && p != root && !v2_enable_.empty()) {
+          if (auto st = writeStr(joinPath(p, "cgroup.subtree_control"), v2_enable_);
+              !st && st.error().code() != EBUSY) {
+            return fail(st.error().wrap("enable controllers in " + p));
+          }
+        }
         p = joinPath(p, relative.substr(pos, end - pos));
         if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
           return failErrno(errno, "mkdir " + p);

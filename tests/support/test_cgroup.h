@@ -50,6 +50,7 @@ class TestCgroupTree {
   std::string top_;
   std::vector<std::string> roots_;  // absolute top directories, one per hierarchy
   std::vector<std::string> controllers_;
+  std::string v2_enable_;  // "+cpu +memory": what the top enables for its children (v2)
   std::vector<pid_t> children_;
   bool live_ = false;
 };
