@@ -164,8 +164,8 @@ class SchedProbeTest : public ::testing::Test {
     EXPECT_TRUE(pid) << pid.error().message();
     return pid ? *pid : -1;
   }
-  pid_t sleeper(const std::string& rel, int period_us = 1000) {
-    return spawn(rel, {helper(), "sleeper", std::to_string(period_us)});
+  pid_t sleeper(const std::string& rel, int period_us = 1000, int work_us = 0) {
+    return spawn(rel, {helper(), "sleeper", std::to_string(period_us), std::to_string(work_us)});
   }
   // Never kill(-1): a failed spawn returns -1.
   void killChild(pid_t pid) {
@@ -274,13 +274,16 @@ TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
   CgroupRef be = ref("be");
   ASSERT_TRUE(probe_->setTier(ls, Tier::kLS));
   ASSERT_TRUE(probe_->setTier(be, Tier::kBE));
-  sleeper("ls");
+  // The LS task wakes every 1 ms for 50 us of CPU: ~5 % of the CPU, five times what its share
+  // next to a hog of 100x its weight is. EEVDF serves a waking task at once while it stays
+  // under its share (a bare sleeper, ~0.5 % of the CPU, preempted the hog within microseconds
+  // in 98 % of its wakeups on a 16-CPU v2 machine); over it, each wakeup waits behind the hog.
+  sleeper("ls", 1000, 50);
   auto quiet = window(ls, 300, seconds(15));
   ASSERT_TRUE(quiet) << "LS sleeper made no progress";
 
   // Weight the BE cgroup 100x the LS one, so the waking LS task waits behind the hog nearly every
-  // time (at 10x EEVDF let it preempt the hog within microseconds on a quiet machine: 3 of ~300
-  // waits reached 65 us in one CI run).
+  // time.
   RealFs fs;
   bool v2 = tree_->version() == CgroupVersion::kV2;
   ASSERT_TRUE(
@@ -303,8 +306,8 @@ TEST_F(SchedProbeTest, HogOnTheSameCpuDelaysLsAndCountsWaitsBehindLowerTier) {
   uint64_t long_busy = countAtLeast(*busy, 16);
   std::printf("LS waits >= 65 us: alone %lu, with BE hog %lu\n", long_quiet, long_busy);
   // The mean is not asserted: a few millisecond waits behind the machine's other load move it
-  // either way. The count of long waits is what the hog changes: at 100x its weight, 122-182 of
-  // ~300 with it and 0-2 without, quiet or next to three busy loops (2-CPU v1 VM, 9 runs).
+  // either way. The count of long waits is what the hog changes: 300-302 of ~300 with it and
+  // 0-5 without (2-CPU v1 VM), 301 of 301 and 0 (16-CPU v2 machine), 2026-12-04.
   EXPECT_GE(long_busy, std::max<uint64_t>(10, 2 * long_quiet));
   // Alone, no lower tier ran on the CPU; with the hog, most waits overlap it.
   EXPECT_LE(quiet->waited_behind_lower, quiet->count / 10);
@@ -391,6 +394,14 @@ TEST_F(SchedProbeTest, DelaysIncludeWaitsBeforeAMigration) {
     GTEST_SKIP() << "delays do not come from sched_info here (" << probe_->attachMode() << ")";
   }
   CgroupRef ls = ref("ls");
+  // BE at 4x the LS weight: wherever the LS spinner goes it gets ~20 % of the CPU and waits the
+  // rest, in waits of a few slices (at equal weights, a task migrated every 2 ms hardly waited on
+  // a 16-CPU v2 machine: each arrival placed it ahead of the hog there; at 100x single waits
+  // last ~0.3 s, as long as the tolerance below).
+  RealFs fs;
+  bool v2 = tree_->version() == CgroupVersion::kV2;
+  ASSERT_TRUE(
+      fs.writeFile(joinPath(dir("be"), v2 ? "cpu.weight" : "cpu.shares"), v2 ? "400" : "4096"));
   hog("be");  // on cpu_
   auto other = tree_->spawn("be", {helper(), "spin"}, 0);
   ASSERT_TRUE(other) << other.error().message();
