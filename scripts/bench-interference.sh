@@ -242,7 +242,8 @@ setup_tree() {
   fi
   for c in "${CGS[@]}"; do
     for m in "${MOUNTS[@]}"; do mkdir -p "$m/$NAME/$c"; done
-    if ((CGV == 2)) && [[ $c != "$LS_CTR" && $c != "$BE_CTR" && $c != "$CLIENT" ]]; then
+    # v2: controllers for the children of inner directories only (processes live in leaves)
+    if ((CGV == 2)) && [[ $c != "$LS_CTR" && $c != "$BE_CTR" && $c != "$CLIENT" && $c != "$DRIVER" ]]; then
       echo "+cpu +cpuset +memory" >"$V2_MNT/$NAME/$c/cgroup.subtree_control"
     fi
   done
