@@ -561,11 +561,16 @@ def plot(slo_us, samples):
                 what.append("cpu.idle %s→%s" % (prev[1], knobs[1]))
             events.append((s["t"], "colod: " + ", ".join(what)))
         prev = knobs
-    for j, (t, what) in enumerate(events[:8]):
-        marks.append("set arrow %d from %.1f, graph 0 to %.1f, graph 0.9 nohead lw 2 lc rgb '#9467bd'" % (
+    # A line at every change; a label only where it has room (on a big machine colod moves the
+    # BE cpuset one CPU a second while it releases: labels a second apart would overprint).
+    labeled = []
+    for j, (t, what) in enumerate(events[:40]):
+        marks.append("set arrow %d from %.1f, graph 0 to %.1f, graph 0.9 nohead lw 1 lc rgb '#9467bd'" % (
             20 + j, t, t))
-        marks.append("set label %d \"%s\" at %.1f, graph %.2f left offset 0.5,0 tc rgb '#5b2c83' font ',9'" % (
-            20 + j, what.replace('"', ''), t, 0.86 - 0.06 * (j % 4)))
+        if len(labeled) < 6 and (not labeled or t - labeled[-1] >= CFG["duration"] / 12):
+            labeled.append(t)
+            marks.append("set label %d \"%s\" at %.1f, graph %.2f left offset 0.5,0 tc rgb '#5b2c83' font ',9'" % (
+                20 + j, what.replace('"', ''), t, 0.86 - 0.06 * ((len(labeled) - 1) % 4)))
     mode = "colod on" if CFG["colod"] else "no colod"
     script = f"""
 set datafile separator ','
