@@ -46,7 +46,7 @@ usage: $0 [options]
   --arms LIST              comma-separated subset of ls-alone,be-alone,none,k8s,colod,colod-budget,
                            colod-slice (default: all but colod-budget and colod-slice)
   --be-cpu N               stress-ng --cpu instances (default: number of online CPUs)
-  --be-stream N            stress-ng --stream instances (default 1)
+  --be-stream N            stress-ng --stream instances (default 1; 0: none, CPU stressors only)
   --client-cpu N           CPU the load generator is pinned to (default: the last online CPU)
   --pace-fraction F        paced nginx: request rate as a fraction of the flat-out rate (0.5)
   --rate R                 paced nginx: wrk request rate (default: --pace-fraction x flat out)
@@ -103,6 +103,7 @@ die() { echo "bench-interference: $*" >&2; exit 1; }
 [[ $LS_KIND == nginx || $LS_KIND == redis ]] || die "--ls must be nginx or redis"
 [[ $SHAPE == saturating || $SHAPE == paced ]] || die "--shape must be saturating or paced"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer"
+[[ $BE_STREAM =~ ^[0-9]+$ ]] || die "--be-stream must be a whole number (0: no memory stressor)"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer (seconds)"
 IFS=, read -r -a ARMS <<<"$ARMS_CSV"
 for a in "${ARMS[@]}"; do
@@ -489,9 +490,10 @@ run_arm() { # run_arm ARM REP
     sleep "$(awk -v t="$COLOD_TICK_MS" 'BEGIN {print 2 * t / 1000}')" # two ticks: containers found, first plan
   fi
   if ((has_be)); then
-    in_cg "$BE_CTR" stress-ng --cpu "$BE_CPU" --cpu-method matrixprod --stream "$BE_STREAM" \
-      --stream-l3-size 8M -t $((DURATION * 6 + 60)) --metrics-brief --yaml "$TMP/$tag.be.yaml" \
-      >"$TMP/$tag.be.log" 2>&1 &
+    local stream=()  # stress-ng reads --stream 0 as one per CPU: 0 here means none
+    ((BE_STREAM > 0)) && stream=(--stream "$BE_STREAM" --stream-l3-size 8M)
+    in_cg "$BE_CTR" stress-ng --cpu "$BE_CPU" --cpu-method matrixprod "${stream[@]}" \
+      -t $((DURATION * 6 + 60)) --metrics-brief --yaml "$TMP/$tag.be.yaml" >"$TMP/$tag.be.log" 2>&1 &
     PID_BE=$!
     sleep "$WARMUP_S"
   fi
@@ -598,7 +600,7 @@ else
 fi
 {
   echo "Interference benchmark, $(date -u +%Y-%m-%dT%H:%MZ): kernel $(uname -r), $NCPU CPUs, cgroup v$CGV;"
-  echo "$REPS rep(s) x ${DURATION}s per arm, arms interleaved in random order; BE = stress-ng --cpu $BE_CPU (matrixprod) + --stream $BE_STREAM;"
+  echo "$REPS rep(s) x ${DURATION}s per arm, arms interleaved in random order; BE = stress-ng --cpu $BE_CPU (matrixprod)$( ((BE_STREAM > 0)) && echo " + --stream $BE_STREAM" || echo ", no memory stressor");"
   if ((CLIENT_IN_LS)); then echo "client pinned to CPU $CLIENT_CPU as an LS pod ($CLIENT); colod tick ${COLOD_TICK_MS} ms,"; else
     echo "client pinned to CPU $CLIENT_CPU in its own cgroup outside kubepods; colod tick ${COLOD_TICK_MS} ms,"; fi
   if ((COLOD_HAS_POLICY)); then echo "colod with its policy engine and enforcement (policy: defaults);"; else
