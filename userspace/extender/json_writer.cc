@@ -24,24 +24,54 @@ constexpr EscapeTable kEscape;
 
 }  // namespace
 
-bool JsonWriter::plain(std::string_view s) {
-  for (char c : s) {
-    if (kEscape[static_cast<unsigned char>(c)]) {
-      return false;
+char* JsonWriter::writeStr(char* p, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *p++ = '"';
+  if (plain(s)) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+    *p++ = '"';
+    return p;
+  }
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (!kEscape[c]) {
+      *p++ = ch;
+      continue;
+    }
+    *p++ = '\\';
+    switch (c) {
+      case '"':
+        *p++ = '"';
+        break;
+      case '\\':
+        *p++ = '\\';
+        break;
+      case '\n':
+        *p++ = 'n';
+        break;
+      case '\r':
+        *p++ = 'r';
+        break;
+      case '\t':
+        *p++ = 't';
+        break;
+      default:
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 15];
     }
   }
-  return true;
+  *p++ = '"';
+  return p;
 }
 
 void JsonWriter::str(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const size_t old = out_->size();
   // Most strings (node names) need no escaping: copy them whole.
-  size_t clean = 0;
-  while (clean < s.size() && !kEscape[static_cast<unsigned char>(s[clean])]) {
-    ++clean;
-  }
-  if (clean == s.size()) {
+  if (plain(s)) {
     // The size is computed here: libstdc++ 12 hands the operation the grown capacity, not the
     // size asked for, when it reallocates.
     const size_t size = old + s.size() + 2;
@@ -54,42 +84,8 @@ void JsonWriter::str(std::string_view s) {
     return;
   }
   // Write in place into room for the worst case (every byte as \u00XX), then trim.
-  out_->resize_and_overwrite(old + s.size() * 6 + 2, [&](char* base, size_t) {
-    char* p = base + old;
-    *p++ = '"';
-    for (char ch : s) {
-      unsigned char c = static_cast<unsigned char>(ch);
-      if (!kEscape[c]) {
-        *p++ = ch;
-        continue;
-      }
-      *p++ = '\\';
-      switch (c) {
-        case '"':
-          *p++ = '"';
-          break;
-        case '\\':
-          *p++ = '\\';
-          break;
-        case '\n':
-          *p++ = 'n';
-          break;
-        case '\r':
-          *p++ = 'r';
-          break;
-        case '\t':
-          *p++ = 't';
-          break;
-        default:
-          *p++ = 'u';
-          *p++ = '0';
-          *p++ = '0';
-          *p++ = kHex[c >> 4];
-          *p++ = kHex[c & 15];
-      }
-    }
-    *p++ = '"';
-    return static_cast<size_t>(p - base);
+  out_->resize_and_overwrite(old + strBound(s), [&](char* base, size_t) {
+    return static_cast<size_t>(writeStr(base + old, s) - base);
   });
 }
 
