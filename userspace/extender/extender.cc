@@ -41,6 +41,15 @@ void warnNoCache() {
   }
 }
 
+// How filter answers for one node: its verdict, and its reason as a slice of
+// ThreadState::reasons.
+struct NodeAnswer {
+  uint32_t reason_at;
+  uint32_t reason_len;
+  uint8_t kind;        // FilterVerdict::Kind
+  uint8_t plain_name;  // the name needs no JSON escaping
+};
+
 // Per-thread parse state: the parser's buffers are reused across requests.
 struct ThreadState {
   ArgsParser parser;
@@ -49,12 +58,11 @@ struct ThreadState {
   std::vector<Placements::Summary> placed;
   std::vector<int64_t> scores;
   std::string label, label_value;
-  std::string escaped_reason;
-  std::vector<uint8_t> pass;
-  std::string failed, unresolvable;
-  // The escaped reasons that carry no number (missing label, unknown node), formatted at most
-  // once per request: thousands of nodes can share them.
-  std::string fixed_reason[2];
+  std::vector<NodeAnswer> answers;
+  // The JSON reasons of one filter answer, each written once: a reason with numbers is shared by
+  // consecutive nodes failing with the same numbers, and the two without numbers (missing
+  // label, unknown node) by every node failing with them (thousands can).
+  std::string reasons;
 };
 
 ThreadState& threadState(const Config& c) {
@@ -80,22 +88,29 @@ std::optional<http::Response> parseInto(std::string_view verb, std::string_view 
   return std::nullopt;
 }
 
-// The HostPriorityList: [{"Host":"n1","Score":7},...]. Node names need no JSON escaping (DNS
-// names) and scores are 0..10, so each element is three copies into a buffer sized once (each
-// name checked as it is copied); a list with any other name or score goes through JsonWriter.
-void writeHostPriorityList(std::span<const NodeView> views, std::span<const int64_t> scores,
-                           std::string* out) {
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// The HostPriorityList: [{"Host":"n1","Score":7},...], with score_at(i) called for every node in
+// order (prioritize computes each score as it is written). Node names need no JSON escaping (DNS
+// names) and scores are 0..10, so each element is three copies into a buffer sized once; a list
+// with any other name goes through JsonWriter.
+template <typename ScoreAt>
+void writeHostPriorityList(std::span<const NodeView> views, ScoreAt&& score_at,
+                           std::vector<int64_t>* scores, std::string* out) {
   static constexpr std::string_view kHost = R"({"Host":")";
   static constexpr std::string_view kScore = R"(","Score":)";
   size_t bytes = 2;
-  bool simple = true;
-  for (size_t i = 0; i < views.size(); ++i) {
-    bytes += views[i].name.size();
-    simple = simple && scores[i] >= 0 && scores[i] <= kMaxExtenderPriority;
+  bool plain = true;
+  for (const NodeView& v : views) {
+    bytes += v.name.size();
+    plain = plain && JsonWriter::plain(v.name);
   }
   bytes += views.size() * (kHost.size() + kScore.size() + 4);  // 2 digits, '}', ','
   const size_t old = out->size();
-  if (simple) {
+  if (plain) {
     out->resize_and_overwrite(old + bytes, [&](char* base, size_t) {
       char* p = base + old;
       *p++ = '[';
@@ -103,18 +118,11 @@ void writeHostPriorityList(std::span<const NodeView> views, std::span<const int6
         if (i > 0) {
           *p++ = ',';
         }
-        std::memcpy(p, kHost.data(), kHost.size());
-        p += kHost.size();
-        const std::string_view name = views[i].name;
-        std::memcpy(p, name.data(), name.size());
-        if (!JsonWriter::plain(name)) {
-          simple = false;
-          return old;
-        }
-        p += name.size();
-        std::memcpy(p, kScore.data(), kScore.size());
-        p += kScore.size();
-        const int64_t score = scores[i];
+        p = put(p, kHost);
+        p = put(p, views[i].name);
+        p = put(p, kScore);
+        // 0..10: scoreNode clamps.
+        const int64_t score = score_at(i);
         if (score >= 10) {
           *p++ = static_cast<char>('0' + score / 10);
         }
@@ -124,9 +132,11 @@ void writeHostPriorityList(std::span<const NodeView> views, std::span<const int6
       *p++ = ']';
       return static_cast<size_t>(p - base);
     });
-    if (simple) {
-      return;
-    }
+    return;
+  }
+  scores->resize(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    (*scores)[i] = score_at(i);
   }
   out->reserve(old + bytes + views.size() * 16);
   JsonWriter w(out);
@@ -138,7 +148,7 @@ void writeHostPriorityList(std::span<const NodeView> views, std::span<const int6
     w.raw(R"({"Host":)");
     w.str(views[i].name);
     w.raw(R"(,"Score":)");
-    w.num(scores[i]);
+    w.num((*scores)[i]);
     w.ch('}');
   }
   w.ch(']');
@@ -147,23 +157,32 @@ void writeHostPriorityList(std::span<const NodeView> views, std::span<const int6
 }  // namespace
 
 void Extender::lookUp(std::span<const std::string_view> names, const NodeCache::Index* index,
-                      std::vector<NodeView>* views) {
+                      int64_t now_ms, Plugins::BalanceSums* sums, std::vector<NodeView>* views) {
   views->resize(names.size());
+  NodeView* out = views->data();
   uint64_t unknown = 0;
   if (index == nullptr) {
     for (size_t i = 0; i < names.size(); ++i) {
-      (*views)[i] = NodeView{names[i], nullptr, MetricsState::kMissing, {}};
+      out[i] = NodeView{names[i], nullptr, plugins_.classify(nullptr, now_ms, names[i]), {}};
     }
     unknown = names.size();
   } else {
-    // Two passes: hash every name and prefetch its slot, then probe; the entries' other cache
-    // lines are prefetched for the plugins that read them next.
+    // Hash every name and prefetch its slot, then probe, prefetching the entry's other cache
+    // lines, and classify the entry found a few names earlier (its lines loaded by then): the
+    // memory misses of thousands of lookups overlap, and each entry is read while it is cached.
     thread_local std::vector<uint64_t> hashes;
     hashes.resize(names.size());
     for (size_t i = 0; i < names.size(); ++i) {
       hashes[i] = nameHash(names[i]);
       index->prefetch(hashes[i]);
     }
+    constexpr size_t kLag = 8;
+    auto classify = [&](NodeView& v) {
+      v.state = plugins_.classify(v.entry, now_ms, v.name);
+      if (sums != nullptr) {
+        sums->add(v);
+      }
+    };
     for (size_t i = 0; i < names.size(); ++i) {
       const NodeEntry* e = index->find(names[i], hashes[i]);
       if (e != nullptr) {
@@ -173,7 +192,13 @@ void Extender::lookUp(std::span<const std::string_view> names, const NodeCache::
         }
       }
       unknown += e == nullptr ? 1 : 0;
-      (*views)[i] = NodeView{names[i], e, MetricsState::kMissing, {}};
+      out[i] = NodeView{names[i], e, MetricsState::kMissing, {}};
+      if (i >= kLag) {
+        classify(out[i - kLag]);
+      }
+    }
+    for (size_t i = names.size() > kLag ? names.size() - kLag : 0; i < names.size(); ++i) {
+      classify(out[i]);
     }
   }
   if (unknown > 0) {
@@ -268,104 +293,122 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
   const int64_t now = clock_();
   ParsedArgs& args = ts.args;
   std::string out;
-  auto run = [&](std::span<NodeView> views) {
-    for (NodeView& v : views) {
-      v.state = plugins_.classify(v.entry, now, v.name);
-    }
+  // Verdicts first (with each distinct reason written once), then the answer in one buffer
+  // sized from them: the passing nodes, then the failing ones with their reasons.
+  auto run = [&](std::span<const NodeView> views) {
     // Without any placement every summary is zero: skip filling 40 bytes per node.
     static const Placements::Summary kNothingPlaced{};
     const bool any_placed = placements_->summarizeAny(
         views, now, int64_t{config_.cool_down.window_s} * 1000, &ts.placed);
-    // Verdicts: collect the failing ones straight into their JSON objects; everything else
-    // passes.
-    std::string& failed = ts.failed;
-    std::string& unresolvable = ts.unresolvable;
-    failed.clear();
-    unresolvable.clear();
-    ts.fixed_reason[0].clear();
-    ts.fixed_reason[1].clear();
-    JsonWriter fw(&failed), uw(&unresolvable);
-    ts.pass.assign(views.size(), 1);
-    std::vector<uint8_t>& pass = ts.pass;
-    size_t pass_bytes = 0;
-    // Nodes failing with the same numbers share a reason: format and escape it once.
+    std::string& reasons = ts.reasons;
+    reasons.clear();
+    ts.answers.resize(views.size());
+    NodeAnswer* answers = ts.answers.data();
+    // The reasons without numbers: where each is in `reasons`, once written.
+    NodeAnswer fixed[2] = {};
+    bool have_fixed[2] = {false, false};
+    // Nodes failing with the same numbers as the node before share its reason.
     FilterVerdict last;
+    NodeAnswer last_reason{};
+    size_t pass_bytes = 0, fail_bytes = 0, unresolvable_bytes = 0;
+    auto write_reason = [&](const FilterVerdict& v) {
+      const size_t at = reasons.size();
+      v.appendJsonReason(config_, &reasons);
+      return NodeAnswer{static_cast<uint32_t>(at), static_cast<uint32_t>(reasons.size() - at), 0,
+                        0};
+    };
     for (size_t i = 0; i < views.size(); ++i) {
-      FilterVerdict verdict =
-          plugins_.filter(args.pod, views[i], any_placed ? ts.placed[i] : kNothingPlaced);
+      const NodeView& v = views[i];
+      const FilterVerdict verdict =
+          plugins_.filter(args.pod, v, any_placed ? ts.placed[i] : kNothingPlaced);
+      const bool plain = JsonWriter::plain(v.name);
+      const size_t name_bytes = plain ? v.name.size() + 2 : JsonWriter::strBound(v.name);
       if (verdict.kind == FilterVerdict::kPass) {
-        pass_bytes += views[i].name.size() + 3;
+        answers[i] = NodeAnswer{0, 0, FilterVerdict::kPass, plain};
+        pass_bytes += (args.nodes_mode ? v.raw_json.size() : name_bytes) + 1;
         continue;
       }
-      pass[i] = 0;
-      std::string& into = verdict.kind == FilterVerdict::kFail ? failed : unresolvable;
-      JsonWriter& w = verdict.kind == FilterVerdict::kFail ? fw : uw;
-      if (!into.empty()) {
-        w.ch(',');
-      }
-      w.key(views[i].name);
+      NodeAnswer a;
       if (verdict.why == FilterVerdict::Why::kNotOpen ||
           verdict.why == FilterVerdict::Why::kUnknownNode) {
-        std::string& fixed = ts.fixed_reason[verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1];
-        if (fixed.empty()) {
-          verdict.appendJsonReason(config_, &fixed);
+        const size_t k = verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1;
+        if (!have_fixed[k]) {
+          fixed[k] = write_reason(verdict);
+          have_fixed[k] = true;
         }
-        w.raw(fixed);
-        continue;
+        a = fixed[k];
+      } else {
+        if (verdict.why != last.why || verdict.value != last.value || verdict.limit != last.limit) {
+          last = verdict;
+          last_reason = write_reason(verdict);
+        }
+        a = last_reason;
       }
-      if (verdict.why != last.why || verdict.value != last.value || verdict.limit != last.limit) {
-        last = verdict;
-        ts.escaped_reason.clear();
-        verdict.appendJsonReason(config_, &ts.escaped_reason);
-      }
-      w.raw(ts.escaped_reason);
+      a.kind = static_cast<uint8_t>(verdict.kind);
+      a.plain_name = plain;
+      answers[i] = a;
+      (verdict.kind == FilterVerdict::kFail ? fail_bytes : unresolvable_bytes) +=
+          name_bytes + a.reason_len + 2;  // ':' and ','
     }
-    // Names are escaped in place; the slack covers one name escaped at its worst.
-    out.reserve((args.nodes_mode ? body.size() : pass_bytes) + failed.size() + unresolvable.size() +
-                512);
-    JsonWriter w(&out);
-    if (args.nodes_mode) {
-      w.raw(R"({"Nodes":{"metadata":{},"items":[)");
+    static constexpr std::string_view kNamesHead = R"({"Nodes":null,"NodeNames":[)";
+    static constexpr std::string_view kNodesHead = R"({"Nodes":{"metadata":{},"items":[)";
+    static constexpr std::string_view kNamesFailed = R"(],"FailedNodes":{)";
+    static constexpr std::string_view kNodesFailed = R"(]},"NodeNames":null,"FailedNodes":{)";
+    static constexpr std::string_view kUnresolvable = R"(},"FailedAndUnresolvableNodes":{)";
+    static constexpr std::string_view kTail = R"(},"Error":""})";
+    const size_t bytes = kNodesHead.size() + kNodesFailed.size() + kUnresolvable.size() +
+                         kTail.size() + pass_bytes + fail_bytes + unresolvable_bytes;
+    out.resize_and_overwrite(bytes, [&](char* base, size_t) {
+      char* p = base;
+      auto name = [&](char* p, size_t i) {
+        return answers[i].plain_name ? put(put(put(p, "\""), views[i].name), "\"")
+                                     : JsonWriter::writeStr(p, views[i].name);
+      };
+      p = put(p, args.nodes_mode ? kNodesHead : kNamesHead);
       bool first = true;
       for (size_t i = 0; i < views.size(); ++i) {
-        if (pass[i]) {
+        if (answers[i].kind == FilterVerdict::kPass) {
           if (!first) {
-            w.ch(',');
+            *p++ = ',';
           }
           first = false;
-          w.raw(views[i].raw_json);
+          p = args.nodes_mode ? put(p, views[i].raw_json) : name(p, i);
         }
       }
-      w.raw(R"(]},"NodeNames":null,"FailedNodes":{)");
-    } else {
-      w.raw(R"({"Nodes":null,"NodeNames":[)");
-      bool first = true;
-      for (size_t i = 0; i < views.size(); ++i) {
-        if (pass[i]) {
-          if (!first) {
-            w.ch(',');
+      p = put(p, args.nodes_mode ? kNodesFailed : kNamesFailed);
+      for (uint8_t kind : {uint8_t{FilterVerdict::kFail}, uint8_t{FilterVerdict::kUnresolvable}}) {
+        if (kind == FilterVerdict::kUnresolvable) {
+          p = put(p, kUnresolvable);
+        }
+        first = true;
+        for (size_t i = 0; i < views.size(); ++i) {
+          const NodeAnswer& a = answers[i];
+          if (a.kind == kind) {
+            if (!first) {
+              *p++ = ',';
+            }
+            first = false;
+            p = name(p, i);
+            *p++ = ':';
+            p = put(p, std::string_view(reasons).substr(a.reason_at, a.reason_len));
           }
-          first = false;
-          w.str(views[i].name);
         }
       }
-      w.raw(R"(],"FailedNodes":{)");
-    }
-    w.raw(failed);
-    w.raw(R"(},"FailedAndUnresolvableNodes":{)");
-    w.raw(unresolvable);
-    w.raw(R"(},"Error":""})");
+      p = put(p, kTail);
+      return static_cast<size_t>(p - base);
+    });
   };
   ts.views.clear();
   if (args.nodes_mode) {
     ts.views.reserve(args.nodes.size());
     for (const auto& item : args.nodes) {
-      ts.views.push_back(NodeView{item.entry.name, &item.entry, MetricsState::kMissing, item.raw});
+      ts.views.push_back(NodeView{item.entry.name, &item.entry,
+                                  plugins_.classify(&item.entry, now, item.entry.name), item.raw});
     }
     run(ts.views);
   } else {
     auto fill_and_run = [&](const NodeCache::Index* index) {
-      lookUp(args.names, index, &ts.views);
+      lookUp(args.names, index, now, nullptr, &ts.views);
       run(ts.views);
     };
     if (cache_ != nullptr) {
@@ -391,24 +434,43 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
   const int64_t now = clock_();
   ParsedArgs& args = ts.args;
   std::string out;
-  auto run = [&](std::span<NodeView> views) {
-    for (NodeView& v : views) {
-      v.state = plugins_.classify(v.entry, now, v.name);
-    }
-    plugins_.score(args.pod, views, now, &ts.scores);
-    writeHostPriorityList(views, ts.scores, &out);
+  // Scores are computed as the answer is written (one pass over the nodes), with the same
+  // arithmetic as Plugins::score.
+  auto run = [&](std::span<const NodeView> views, const Plugins::BalanceSums& sums) {
+    Plugins::ScoreRound round = plugins_.startRound(args.pod, sums);
+    static const Placements::Summary kNothingPlaced{};
+    const bool any_placed = placements_->summarizeAny(
+        views, now, int64_t{config_.cool_down.window_s} * 1000, &ts.placed);
+    size_t best = views.size();
+    int64_t best_score = -1;
+    auto score_at = [&](size_t i) {
+      const int64_t score =
+          plugins_.scoreNode(args.pod, round, views[i], any_placed ? ts.placed[i] : kNothingPlaced);
+      if (score > best_score) {
+        best_score = score;
+        best = i;
+      }
+      return score;
+    };
+    writeHostPriorityList(views, score_at, &ts.scores, &out);
+    plugins_.finishRound(args.pod, round, views, best, now, /*record_winner=*/true);
   };
   ts.views.clear();
+  Plugins::BalanceSums sums;
   if (args.nodes_mode) {
     ts.views.reserve(args.nodes.size());
     for (const auto& item : args.nodes) {
-      ts.views.push_back(NodeView{item.entry.name, &item.entry, MetricsState::kMissing, {}});
+      ts.views.push_back(NodeView{
+          item.entry.name, &item.entry, plugins_.classify(&item.entry, now, item.entry.name), {}});
+      if (plugins_.wantsBalanceSums()) {
+        sums.add(ts.views.back());
+      }
     }
-    run(ts.views);
+    run(ts.views, sums);
   } else {
     auto fill_and_run = [&](const NodeCache::Index* index) {
-      lookUp(args.names, index, &ts.views);
-      run(ts.views);
+      lookUp(args.names, index, now, plugins_.wantsBalanceSums() ? &sums : nullptr, &ts.views);
+      run(ts.views, sums);
     };
     if (cache_ != nullptr) {
       cache_->readIndex([&](const NodeCache::Index& index) { fill_and_run(&index); });

@@ -41,9 +41,10 @@ class Extender {
 
  private:
   // Resolves NodeNames against the cache's index (null: no cache) into views, counting the
-  // unknown ones.
+  // unknown ones, and classifies each node's metrics at now_ms; adds the nodes to `sums` when not
+  // null (in the names' order).
   void lookUp(std::span<const std::string_view> names, const NodeCache::Index* index,
-              std::vector<NodeView>* views);
+              int64_t now_ms, Plugins::BalanceSums* sums, std::vector<NodeView>* views);
 
   Config config_;
   std::string prefix_;

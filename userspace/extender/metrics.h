@@ -63,6 +63,7 @@ struct ExtenderMetrics {
   // Per-node decisions are tallied per thread (thousands per request) and added to the shared
   // counters by flushDecisions(), once per request.
   void countDecision(Plugin p, Decision d) { tally()[size_t(p)][size_t(d)]++; }
+  void countDecisions(Plugin p, Decision d, uint64_t n) { tally()[size_t(p)][size_t(d)] += n; }
   void flushDecisions();
   void countUnusable(MetricsState s) {
     unusable_metrics[size_t(s)].fetch_add(1, std::memory_order_relaxed);

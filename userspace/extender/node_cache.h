@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <shared_mutex>
 #include <string>
@@ -41,7 +42,7 @@ class NodeCache {
         if (s.entry == nullptr) {
           return nullptr;
         }
-        if (s.hash == hash && s.entry->name == name) {
+        if (s.hash == hash && sameName(s.entry->name, name)) {
           return s.entry;
         }
       }
@@ -58,6 +59,23 @@ class NodeCache {
     void add(const NodeEntry* entry);  // a name not in the index yet
 
    private:
+    // a == b without a call to memcmp for the usual node name (8 to 16 bytes: two overlapping
+    // 8-byte compares).
+    static bool sameName(std::string_view a, std::string_view b) {
+      const size_t n = a.size();
+      if (n != b.size()) {
+        return false;
+      }
+      if (n < 8 || n > 16) {
+        return a == b;
+      }
+      uint64_t a0, a1, b0, b1;
+      std::memcpy(&a0, a.data(), 8);
+      std::memcpy(&b0, b.data(), 8);
+      std::memcpy(&a1, a.data() + n - 8, 8);
+      std::memcpy(&b1, b.data() + n - 8, 8);
+      return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
     struct Slot {
       uint64_t hash = 0;
       const NodeEntry* entry = nullptr;

@@ -156,8 +156,9 @@ void FilterVerdict::appendJsonReason(const Config& c, std::string* out) const {
   out->push_back('"');
 }
 
-MetricsState Plugins::classify(const NodeEntry* entry, int64_t now_ms,
-                               std::string_view name) const {
+// The slow half of classify() (plugins.h): the same checks in the same order.
+MetricsState Plugins::classifyUnusable(const NodeEntry* entry, int64_t now_ms,
+                                       std::string_view name) const {
   MetricsState s;
   std::string_view why;
   if (entry == nullptr) {
@@ -262,95 +263,114 @@ FilterVerdict Plugins::filter(const PodInfo& pod, const NodeView& node,
   return {};
 }
 
+Plugins::ScoreRound Plugins::startRound(const PodInfo& pod, const BalanceSums& sums) const {
+  const Config& c = config_;
+  ScoreRound r;
+  r.pod_cpu = podCpuEstimate(pod, c);
+  r.pod_mem = podMemoryEstimate(pod, c);
+  // The cluster's requests/usage ratio over the nodes of this request with usable metrics.
+  r.cluster_ratio = sums.used > 0 ? sums.requests / sums.used : 0;
+  r.total_weight = c.load_aware.weight + c.balance.weight + c.cool_down.weight;
+  r.now_w = c.load_aware.now_weight / (c.load_aware.now_weight + c.load_aware.peak_weight);
+  r.peak_w = 1.0 - r.now_w;
+  return r;
+}
+
+int64_t Plugins::scoreNode(const PodInfo& pod, ScoreRound& r, const NodeView& n,
+                           const Placements::Summary& placed) const {
+  const Config& c = config_;
+  const bool usable = n.state == MetricsState::kOk;
+  ++r.scored;
+  double weighted = 0;
+  if (c.load_aware.weight > 0) {
+    double s = 0.5;
+    if (usable) {
+      const NodeMetrics& m = n.entry->metrics;
+      double cpu_peak = static_cast<double>(m.cpu.peak_m > 0 ? m.cpu.peak_m : m.cpu.used_m);
+      double mem_peak =
+          static_cast<double>(m.memory.peak_bytes > 0 ? m.memory.peak_bytes : m.memory.used_bytes);
+      double cpu = r.now_w * static_cast<double>(m.cpu.used_m) + r.peak_w * cpu_peak +
+                   static_cast<double>(placed.cpu_m + r.pod_cpu);
+      double mem = r.now_w * static_cast<double>(m.memory.used_bytes) + r.peak_w * mem_peak +
+                   static_cast<double>(placed.memory_bytes + r.pod_mem);
+      double load = std::max(cpu / static_cast<double>(m.cpu.capacity_m),
+                             mem / static_cast<double>(m.memory.capacity_bytes));
+      s = std::clamp(1.0 - load, 0.0, 1.0);
+      ++r.load_scored;
+    }
+    weighted += c.load_aware.weight * s;
+  }
+  if (c.balance.weight > 0) {
+    double s = 0.5;
+    const NodeMetrics* m = usable ? &n.entry->metrics : nullptr;
+    if (m != nullptr && r.cluster_ratio > 0 && m->cpu.requests_m > 0) {
+      double used = static_cast<double>(std::max<int64_t>(m->cpu.used_m + placed.cpu_m, 1));
+      double ratio =
+          static_cast<double>(m->cpu.requests_m + placed.cpu_m + pod.cpu_request_m) / used;
+      s = 1.0 / (1.0 + std::fabs(std::log2(ratio / r.cluster_ratio)));
+      ++r.balance_scored;
+    }
+    weighted += c.balance.weight * s;
+  }
+  if (c.cool_down.weight > 0) {
+    double s = std::clamp(1.0 - placed.penalty * c.cool_down.penalty_per_win, 0.0, 1.0);
+    weighted += c.cool_down.weight * s;
+  }
+  int64_t score =
+      r.total_weight > 0
+          ? roundHalfAway(static_cast<double>(kMaxExtenderPriority) * weighted / r.total_weight)
+          : kMaxExtenderPriority / 2;
+  return std::clamp<int64_t>(score, 0, kMaxExtenderPriority);
+}
+
+void Plugins::finishRound(const PodInfo& pod, const ScoreRound& r, std::span<const NodeView> nodes,
+                          size_t best, int64_t now_ms, bool record_winner) const {
+  const Config& c = config_;
+  // Counted once per request rather than per node.
+  if (c.load_aware.weight > 0) {
+    metrics_->countDecisions(Plugin::kLoadAware, Decision::kScored, r.load_scored);
+    metrics_->countDecisions(Plugin::kLoadAware, Decision::kNeutral, r.scored - r.load_scored);
+  }
+  if (c.balance.weight > 0) {
+    metrics_->countDecisions(Plugin::kBalance, Decision::kScored, r.balance_scored);
+    metrics_->countDecisions(Plugin::kBalance, Decision::kNeutral, r.scored - r.balance_scored);
+  }
+  if (c.cool_down.weight > 0) {
+    metrics_->countDecisions(Plugin::kCoolDown, Decision::kScored, r.scored);
+  }
+  if (record_winner && c.cool_down.weight > 0 && best < nodes.size()) {
+    placements_->record(nodes[best],
+                        {now_ms, r.pod_cpu, r.pod_mem, pod.be_cpu_m, pod.be_memory_bytes});
+    metrics_->cool_down_wins.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Plugins::score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t now_ms,
                     std::vector<int64_t>* scores, bool record_winner) const {
   scores->assign(nodes.size(), 0);
-  const Config& c = config_;
-  const int64_t window_ms = int64_t{c.cool_down.window_s} * 1000;
-  const int64_t pod_cpu = podCpuEstimate(pod, c);
-  const int64_t pod_mem = podMemoryEstimate(pod, c);
-
-  // The cluster's requests/usage ratio over the nodes of this request with usable metrics.
-  double sum_req = 0, sum_used = 0;
-  if (c.balance.weight > 0) {
+  BalanceSums sums;
+  if (wantsBalanceSums()) {
     for (const NodeView& n : nodes) {
-      if (n.state == MetricsState::kOk && n.entry->metrics.cpu.requests_m > 0 &&
-          n.entry->metrics.cpu.used_m > 0) {
-        sum_req += static_cast<double>(n.entry->metrics.cpu.requests_m);
-        sum_used += static_cast<double>(n.entry->metrics.cpu.used_m);
-      }
+      sums.add(n);
     }
   }
-  const double cluster_ratio = sum_used > 0 ? sum_req / sum_used : 0;
-  const double total_weight = c.load_aware.weight + c.balance.weight + c.cool_down.weight;
-  const double now_w =
-      c.load_aware.now_weight / (c.load_aware.now_weight + c.load_aware.peak_weight);
-  const double peak_w = 1.0 - now_w;
-
+  ScoreRound round = startRound(pod, sums);
   thread_local std::vector<Placements::Summary> placed_all;  // reused: no allocation per request
   static const Placements::Summary kNothingPlaced{};
-  const bool any_placed = placements_->summarizeAny(nodes, now_ms, window_ms, &placed_all);
+  const bool any_placed = placements_->summarizeAny(
+      nodes, now_ms, int64_t{config_.cool_down.window_s} * 1000, &placed_all);
   size_t best = nodes.size();
   int64_t best_score = -1;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodeView& n = nodes[i];
-    const bool usable = n.state == MetricsState::kOk;
-    const Placements::Summary& placed = any_placed ? placed_all[i] : kNothingPlaced;
-    double weighted = 0;
-    if (c.load_aware.weight > 0) {
-      double s = 0.5;
-      if (usable) {
-        const NodeMetrics& m = n.entry->metrics;
-        double cpu_peak = static_cast<double>(m.cpu.peak_m > 0 ? m.cpu.peak_m : m.cpu.used_m);
-        double mem_peak = static_cast<double>(m.memory.peak_bytes > 0 ? m.memory.peak_bytes
-                                                                      : m.memory.used_bytes);
-        double cpu = now_w * static_cast<double>(m.cpu.used_m) + peak_w * cpu_peak +
-                     static_cast<double>(placed.cpu_m + pod_cpu);
-        double mem = now_w * static_cast<double>(m.memory.used_bytes) + peak_w * mem_peak +
-                     static_cast<double>(placed.memory_bytes + pod_mem);
-        double load = std::max(cpu / static_cast<double>(m.cpu.capacity_m),
-                               mem / static_cast<double>(m.memory.capacity_bytes));
-        s = std::clamp(1.0 - load, 0.0, 1.0);
-        metrics_->countDecision(Plugin::kLoadAware, Decision::kScored);
-      } else {
-        metrics_->countDecision(Plugin::kLoadAware, Decision::kNeutral);
-      }
-      weighted += c.load_aware.weight * s;
-    }
-    if (c.balance.weight > 0) {
-      double s = 0.5;
-      const NodeMetrics* m = usable ? &n.entry->metrics : nullptr;
-      if (m != nullptr && cluster_ratio > 0 && m->cpu.requests_m > 0) {
-        double used = static_cast<double>(std::max<int64_t>(m->cpu.used_m + placed.cpu_m, 1));
-        double ratio =
-            static_cast<double>(m->cpu.requests_m + placed.cpu_m + pod.cpu_request_m) / used;
-        s = 1.0 / (1.0 + std::fabs(std::log2(ratio / cluster_ratio)));
-        metrics_->countDecision(Plugin::kBalance, Decision::kScored);
-      } else {
-        metrics_->countDecision(Plugin::kBalance, Decision::kNeutral);
-      }
-      weighted += c.balance.weight * s;
-    }
-    if (c.cool_down.weight > 0) {
-      double s = std::clamp(1.0 - placed.penalty * c.cool_down.penalty_per_win, 0.0, 1.0);
-      metrics_->countDecision(Plugin::kCoolDown, Decision::kScored);
-      weighted += c.cool_down.weight * s;
-    }
-    int64_t score =
-        total_weight > 0
-            ? roundHalfAway(static_cast<double>(kMaxExtenderPriority) * weighted / total_weight)
-            : kMaxExtenderPriority / 2;
-    score = std::clamp<int64_t>(score, 0, kMaxExtenderPriority);
+    const int64_t score =
+        scoreNode(pod, round, nodes[i], any_placed ? placed_all[i] : kNothingPlaced);
     (*scores)[i] = score;
     if (score > best_score) {
       best_score = score;
       best = i;
     }
   }
-  if (record_winner && c.cool_down.weight > 0 && best < nodes.size()) {
-    placements_->record(nodes[best], {now_ms, pod_cpu, pod_mem, pod.be_cpu_m, pod.be_memory_bytes});
-    metrics_->cool_down_wins.fetch_add(1, std::memory_order_relaxed);
-  }
+  finishRound(pod, round, nodes, best, now_ms, record_winner);
 }
 
 }  // namespace colo::extender

@@ -61,7 +61,16 @@ class Plugins {
   // Classifies the node's metrics at now_ms (ok, missing, stale, garbled), counting and
   // rate-limit logging unusable ones.
   // `name` is for the log line when the entry is null.
-  MetricsState classify(const NodeEntry* entry, int64_t now_ms, std::string_view name = {}) const;
+  MetricsState classify(const NodeEntry* entry, int64_t now_ms, std::string_view name = {}) const {
+    if (entry != nullptr && entry->has_metrics && entry->metrics_error.empty()) {
+      const int64_t age_ms = now_ms - entry->metrics.timestamp_ms;
+      const int64_t max_ms = int64_t{config_.max_metrics_age_s} * 1000;
+      if (age_ms <= max_ms && -age_ms <= max_ms) {
+        return MetricsState::kOk;
+      }
+    }
+    return classifyUnusable(entry, now_ms, name);
+  }
 
   // Runs the enabled filters in order; the first failure decides.
   // `placed` is the node's Placements summary (summarizeMany).
@@ -75,9 +84,44 @@ class Plugins {
   // winner for CoolDownHotNode when `record_winner`.
   void score(const PodInfo& pod, std::span<const NodeView> nodes, int64_t now_ms,
              std::vector<int64_t>* scores, bool record_winner = true) const;
+
+  // score() in parts, for a caller that fuses them with its own passes over the nodes (the
+  // NodeNames fast path): the same arithmetic in the same order, so the same scores.
+  //
+  // NodeBalance's cluster ratio: the sums over the request's nodes with usable metrics, added
+  // in the nodes' order.
+  struct BalanceSums {
+    double requests = 0, used = 0;
+    void add(const NodeView& n) {
+      if (n.state == MetricsState::kOk && n.entry->metrics.cpu.requests_m > 0 &&
+          n.entry->metrics.cpu.used_m > 0) {
+        requests += static_cast<double>(n.entry->metrics.cpu.requests_m);
+        used += static_cast<double>(n.entry->metrics.cpu.used_m);
+      }
+    }
+  };
+  // What every node's score shares within one request, and the decisions counted so far.
+  struct ScoreRound {
+    int64_t pod_cpu = 0, pod_mem = 0;
+    double cluster_ratio = 0, total_weight = 0, now_w = 0, peak_w = 0;
+    uint64_t load_scored = 0, balance_scored = 0, scored = 0;
+  };
+  // Whether score() needs BalanceSums (NodeBalance is enabled).
+  bool wantsBalanceSums() const { return config_.balance.weight > 0; }
+  ScoreRound startRound(const PodInfo& pod, const BalanceSums& sums) const;
+  // One node's score, 0..10.
+  int64_t scoreNode(const PodInfo& pod, ScoreRound& round, const NodeView& n,
+                    const Placements::Summary& placed) const;
+  // Adds the round's decisions to the metrics; records nodes[best] as the winner for
+  // CoolDownHotNode when `record_winner` (best < nodes.size()).
+  void finishRound(const PodInfo& pod, const ScoreRound& round, std::span<const NodeView> nodes,
+                   size_t best, int64_t now_ms, bool record_winner) const;
   Placements& placements() const { return *placements_; }
+  const Config& config() const { return config_; }
 
  private:
+  MetricsState classifyUnusable(const NodeEntry* entry, int64_t now_ms,
+                                std::string_view name) const;
   const Config& config_;
   ExtenderMetrics* metrics_;
   Placements* placements_;
