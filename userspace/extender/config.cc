@@ -101,11 +101,20 @@ Result<Config> parseConfig(const std::string& yaml_text) {
       {"maxMetricsAgeSeconds", set(&c.max_metrics_age_s, "maxMetricsAgeSeconds")},
       {"colocationLabel", set(&c.colocation_label, "colocationLabel")},
       {"colocationLabelValue", set(&c.colocation_label_value, "colocationLabelValue")},
+      {"requestParallelism", set(&c.request_parallelism, "requestParallelism")},
+      {"parallelMinNodes", set(&c.parallel_min_nodes, "parallelMinNodes")},
       {"plugins", section("plugins", plugins)},
   };
   if (auto st = applyMap(root, "", top); !st) {
     return fail(st.error());
   }
+  if (auto st = validateConfig(c); !st) {
+    return fail(st.error());
+  }
+  return c;
+}
+
+Status validateConfig(const Config& c) {
   if (c.max_metrics_age_s <= 0) {
     return failInvalid("maxMetricsAgeSeconds: must be > 0");
   }
@@ -123,7 +132,15 @@ Result<Config> parseConfig(const std::string& yaml_text) {
   if (c.cool_down.window_s <= 0) {
     return failInvalid("plugins.coolDown.windowSeconds: must be > 0");
   }
-  return c;
+  if (c.request_parallelism < 1 || c.request_parallelism > Config::kMaxRequestParallelism) {
+    return failInvalid(
+        fmt::format("requestParallelism: must be within 1..{} (1: no helper threads)",
+                    Config::kMaxRequestParallelism));
+  }
+  if (c.parallel_min_nodes < 0) {
+    return failInvalid("parallelMinNodes: must be >= 0");
+  }
+  return ok();
 }
 
 Result<Config> loadConfig(const std::string& path) {

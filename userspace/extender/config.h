@@ -2,8 +2,10 @@
 // (docs/extender.md lists every key); defaults are usable as they are.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "common/result.h"
 
@@ -15,6 +17,16 @@ struct Config {
   // Node label that opens a node to colocation (value must equal colocation_label_value).
   std::string colocation_label = "colo.io/colocation";
   std::string colocation_label_value = "true";
+
+  // Threads working on one filter or prioritize request (the serving thread included): a
+  // request with at least parallel_min_nodes candidates is split into this many contiguous
+  // chunks. 1: every request on its serving thread alone.
+  int request_parallelism = defaultRequestParallelism();
+  int parallel_min_nodes = 1000;
+  static int defaultRequestParallelism() {
+    return std::clamp(static_cast<int>(std::thread::hardware_concurrency() / 2), 1, 4);
+  }
+  static constexpr int kMaxRequestParallelism = 64;
 
   struct SafetyWatermark {
     bool enabled = true;
@@ -50,7 +62,10 @@ struct Config {
 };
 
 // Parses YAML text; unknown keys are errors naming the key (typos must not pass silently).
+// Values out of range are errors naming the key too (validateConfig).
 Result<Config> parseConfig(const std::string& yaml_text);
 Result<Config> loadConfig(const std::string& path);
+// The range checks of parseConfig, for a config changed after parsing (command-line flags).
+Status validateConfig(const Config& c);
 
 }  // namespace colo::extender

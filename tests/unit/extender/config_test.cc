@@ -10,6 +10,31 @@ TEST(Config, DefaultsWhenEmpty) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->max_metrics_age_s, 60);
   EXPECT_EQ(c->load_aware.weight, 3);
+  EXPECT_EQ(c->request_parallelism, Config::defaultRequestParallelism());
+  EXPECT_GE(c->request_parallelism, 1);
+  EXPECT_LE(c->request_parallelism, 4);
+  EXPECT_EQ(c->parallel_min_nodes, 1000);
+}
+
+TEST(Config, RequestParallelismAndItsBounds) {
+  auto c = parseConfig("requestParallelism: 3\nparallelMinNodes: 500\n");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->request_parallelism, 3);
+  EXPECT_EQ(c->parallel_min_nodes, 500);
+  for (const char* bad : {"requestParallelism: 0\n", "requestParallelism: 65\n",
+                          "requestParallelism: -2\n", "requestParallelism: many\n"}) {
+    auto r = parseConfig(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.error().message().find("requestParallelism: "), std::string::npos)
+        << r.error().message();
+  }
+  auto neg = parseConfig("parallelMinNodes: -1\n");
+  ASSERT_FALSE(neg.has_value());
+  EXPECT_NE(neg.error().message().find("parallelMinNodes: must be >= 0"), std::string::npos)
+      << neg.error().message();
+  Config flags;  // as main() checks the flags' values
+  flags.request_parallelism = 0;
+  EXPECT_FALSE(validateConfig(flags).has_value());
 }
 
 TEST(Config, ParsesEveryPlugin) {
