@@ -42,7 +42,7 @@ void warnNoCache() {
 }
 
 // How filter answers for one node: its verdict, and its reason as a slice of
-// ThreadState::reasons.
+// RequestState::reasons (or its chunk's).
 struct NodeAnswer {
   uint32_t reason_at;
   uint32_t reason_len;
@@ -50,35 +50,11 @@ struct NodeAnswer {
   uint8_t plain_name;  // the name needs no JSON escaping
 };
 
-// Per-thread parse state: the parser's buffers are reused across requests.
-struct ThreadState {
-  ArgsParser parser;
-  ParsedArgs args;
-  std::vector<NodeView> views;
-  std::vector<Placements::Summary> placed;
-  std::vector<int64_t> scores;
-  std::string label, label_value;
-  std::vector<NodeAnswer> answers;
-  // The JSON reasons of one filter answer, each written once: a reason with numbers is shared by
-  // consecutive nodes failing with the same numbers, and the two without numbers (missing
-  // label, unknown node) by every node failing with them (thousands can).
-  std::string reasons;
-};
-
-ThreadState& threadState(const Config& c) {
-  thread_local ThreadState ts;
-  if (ts.label != c.colocation_label || ts.label_value != c.colocation_label_value) {
-    ts.parser = ArgsParser(c.colocation_label, c.colocation_label_value);
-    ts.label = c.colocation_label;
-    ts.label_value = c.colocation_label_value;
-  }
-  return ts;
-}
-
 // Parses `body` into the thread's state; on failure, the 400 the scheduler gets (logged,
 // rate-limited).
+template <typename State>
 std::optional<http::Response> parseInto(std::string_view verb, std::string_view body,
-                                        size_t capacity, ThreadState& ts) {
+                                        size_t capacity, State& ts) {
   if (auto st = ts.parser.parse(body, capacity, &ts.args); !st) {
     if (g_bad_request_log.allow()) {
       log::warn("extender", "{}: bad request: {}", verb, st.error().message());
@@ -96,10 +72,13 @@ char* put(char* p, std::string_view s) {
 // The HostPriorityList: [{"Host":"n1","Score":7},...], with score_at(i) called for every node in
 // order (prioritize computes each score as it is written). Node names need no JSON escaping (DNS
 // names) and scores are 0..10, so each element is three copies into a buffer sized once; a list
-// with any other name goes through JsonWriter.
+// with any other name goes through JsonWriter (the same bytes).
+// A chunk of a list: `whole` false leaves out the brackets, and `comma_first` puts a comma before
+// the first element too (a chunk after the first).
 template <typename ScoreAt>
 void writeHostPriorityList(std::span<const NodeView> views, ScoreAt&& score_at,
-                           std::vector<int64_t>* scores, std::string* out) {
+                           std::vector<int64_t>* scores, std::string* out, bool whole = true,
+                           bool comma_first = false) {
   static constexpr std::string_view kHost = R"({"Host":")";
   static constexpr std::string_view kScore = R"(","Score":)";
   size_t bytes = 2;
@@ -113,9 +92,11 @@ void writeHostPriorityList(std::span<const NodeView> views, ScoreAt&& score_at,
   if (plain) {
     out->resize_and_overwrite(old + bytes, [&](char* base, size_t) {
       char* p = base + old;
-      *p++ = '[';
+      if (whole) {
+        *p++ = '[';
+      }
       for (size_t i = 0; i < views.size(); ++i) {
-        if (i > 0) {
+        if (i > 0 || comma_first) {
           *p++ = ',';
         }
         p = put(p, kHost);
@@ -129,7 +110,9 @@ void writeHostPriorityList(std::span<const NodeView> views, ScoreAt&& score_at,
         *p++ = static_cast<char>('0' + score % 10);
         *p++ = '}';
       }
-      *p++ = ']';
+      if (whole) {
+        *p++ = ']';
+      }
       return static_cast<size_t>(p - base);
     });
     return;
@@ -140,9 +123,11 @@ void writeHostPriorityList(std::span<const NodeView> views, ScoreAt&& score_at,
   }
   out->reserve(old + bytes + views.size() * 16);
   JsonWriter w(out);
-  w.ch('[');
+  if (whole) {
+    w.ch('[');
+  }
   for (size_t i = 0; i < views.size(); ++i) {
-    if (i > 0) {
+    if (i > 0 || comma_first) {
       w.ch(',');
     }
     w.raw(R"({"Host":)");
@@ -151,59 +136,379 @@ void writeHostPriorityList(std::span<const NodeView> views, ScoreAt&& score_at,
     w.num((*scores)[i]);
     w.ch('}');
   }
-  w.ch(']');
+  if (whole) {
+    w.ch(']');
+  }
+}
+
+// Resolves names into out (names.size() views) and classifies each entry at now_ms, adding the
+// nodes to `sums` (Plugins::BalanceSums or ExactBalanceSums) when not null, in the names' order;
+// returns how many names the index does not know. Hash every name and prefetch its slot, then
+// probe, prefetching the entry's other cache lines, and classify the entry found a few names
+// earlier (its lines loaded by then): the memory misses of thousands of lookups overlap, and each
+// entry is read while it is cached.
+template <typename Sums>
+uint64_t lookUpRange(const Plugins& plugins, std::span<const std::string_view> names,
+                     const NodeCache::Index* index, int64_t now_ms, Sums* sums, NodeView* out) {
+  if (index == nullptr) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      out[i] = NodeView{names[i], nullptr, plugins.classify(nullptr, now_ms, names[i]), {}};
+    }
+    return names.size();
+  }
+  uint64_t unknown = 0;
+  thread_local std::vector<uint64_t> hashes;
+  hashes.resize(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    hashes[i] = nameHash(names[i]);
+    index->prefetch(hashes[i]);
+  }
+  constexpr size_t kLag = 8;
+  auto classify = [&](NodeView& v) {
+    v.state = plugins.classify(v.entry, now_ms, v.name);
+    if (sums != nullptr) {
+      sums->add(v);
+    }
+  };
+  for (size_t i = 0; i < names.size(); ++i) {
+    const NodeEntry* e = index->find(names[i], hashes[i]);
+    if (e != nullptr) {
+      const char* p = reinterpret_cast<const char*>(e);
+      for (size_t off = 64; off < sizeof(NodeEntry); off += 64) {
+        __builtin_prefetch(p + off);
+      }
+    }
+    unknown += e == nullptr ? 1 : 0;
+    out[i] = NodeView{names[i], e, MetricsState::kMissing, {}};
+    if (i >= kLag) {
+      classify(out[i - kLag]);
+    }
+  }
+  for (size_t i = names.size() > kLag ? names.size() - kLag : 0; i < names.size(); ++i) {
+    classify(out[i]);
+  }
+  return unknown;
+}
+
+// The filter answer's fixed parts; the three lists go between them.
+constexpr std::string_view kNamesHead = R"({"Nodes":null,"NodeNames":[)";
+constexpr std::string_view kNodesHead = R"({"Nodes":{"metadata":{},"items":[)";
+constexpr std::string_view kNamesFailed = R"(],"FailedNodes":{)";
+constexpr std::string_view kNodesFailed = R"(]},"NodeNames":null,"FailedNodes":{)";
+constexpr std::string_view kUnresolvable = R"(},"FailedAndUnresolvableNodes":{)";
+constexpr std::string_view kTail = R"(},"Error":""})";
+
+}  // namespace
+
+// The serving thread's state: the parser's buffers and the per-node arrays are reused across
+// requests (no allocation per request once they have grown).
+struct Extender::RequestState {
+  ArgsParser parser;
+  ParsedArgs args;
+  std::vector<NodeView> views;
+  std::vector<Placements::Summary> placed;
+  std::vector<int64_t> scores;
+  std::string label, label_value;
+  std::vector<NodeAnswer> answers;
+  // The JSON reasons of one filter answer, each written once: a reason with numbers is shared by
+  // consecutive nodes failing with the same numbers, and the two without numbers (missing
+  // label, unknown node) by every node failing with them (thousands can).
+  std::string reasons;
+
+  // One contiguous part of the candidates on the parallel path: views[begin, end). Each chunk's
+  // state is written by the thread running it and read by this thread between runs; each on its
+  // own cache lines (128 bytes: Intel fetches lines in pairs).
+  struct alignas(128) Chunk {
+    size_t begin = 0, end = 0;
+    uint64_t unknown = 0;
+    Plugins::ExactBalanceSums sums;
+    std::vector<Placements::Batch::Refresh> refresh;
+    // filter: the chunk's reasons; per list (passing, failed, unresolvable) the bytes of its
+    // elements each with one comma, their count, where the chunk writes in the answer and
+    // whether an element of an earlier chunk comes before.
+    std::string reasons;
+    size_t bytes[3] = {}, count[3] = {}, at[3] = {};
+    bool after[3] = {};
+    // prioritize: the chunk's part of the list, its decisions and best node.
+    std::string out;
+    std::vector<int64_t> scores;
+    Plugins::ScoreRound round;
+    size_t best = 0;
+    int64_t best_score = -1;
+  };
+  std::vector<Chunk> chunks;
+  // Splits n candidates into k chunks.
+  void split(size_t n, size_t k) {
+    chunks.resize(k);
+    for (size_t c = 0; c < k; ++c) {
+      chunks[c].begin = n * c / k;
+      chunks[c].end = n * (c + 1) / k;
+    }
+  }
+  std::span<const NodeView> viewsOf(const Chunk& c) const {
+    return std::span<const NodeView>(views).subspan(c.begin, c.end - c.begin);
+  }
+};
+
+namespace {
+
+Extender::RequestState& threadState(const Config& c) {
+  thread_local Extender::RequestState ts;
+  if (ts.label != c.colocation_label || ts.label_value != c.colocation_label_value) {
+    ts.parser = ArgsParser(c.colocation_label, c.colocation_label_value);
+    ts.label = c.colocation_label;
+    ts.label_value = c.colocation_label_value;
+  }
+  return ts;
 }
 
 }  // namespace
 
+void Extender::prepareHelpers(size_t body_bytes) {
+  // A NodeNames entry takes at least 3 bytes ("a",): a body this large may carry enough names.
+  if (pool_.parallelism() > 1 &&
+      body_bytes >= 3 * static_cast<size_t>(config_.parallel_min_nodes)) {
+    pool_.prepare();
+  }
+}
+
+ChunkPool::Lease Extender::leaseFor(size_t n) {
+  if (pool_.parallelism() <= 1 || n < static_cast<size_t>(config_.parallel_min_nodes)) {
+    return {};
+  }
+  return pool_.tryAcquire();
+}
+
 void Extender::lookUp(std::span<const std::string_view> names, const NodeCache::Index* index,
-                      int64_t now_ms, Plugins::BalanceSums* sums, std::vector<NodeView>* views) {
-  views->resize(names.size());
-  NodeView* out = views->data();
+                      int64_t now_ms, Plugins::BalanceSums* sums, ChunkPool::Lease& lease,
+                      RequestState& ts) {
+  ts.views.resize(names.size());
   uint64_t unknown = 0;
-  if (index == nullptr) {
-    for (size_t i = 0; i < names.size(); ++i) {
-      out[i] = NodeView{names[i], nullptr, plugins_.classify(nullptr, now_ms, names[i]), {}};
-    }
-    unknown = names.size();
+  if (!lease) {
+    unknown = lookUpRange(plugins_, names, index, now_ms, sums, ts.views.data());
   } else {
-    // Hash every name and prefetch its slot, then probe, prefetching the entry's other cache
-    // lines, and classify the entry found a few names earlier (its lines loaded by then): the
-    // memory misses of thousands of lookups overlap, and each entry is read while it is cached.
-    thread_local std::vector<uint64_t> hashes;
-    hashes.resize(names.size());
-    for (size_t i = 0; i < names.size(); ++i) {
-      hashes[i] = nameHash(names[i]);
-      index->prefetch(hashes[i]);
+    auto chunk = [&](size_t c) {
+      RequestState::Chunk& ch = ts.chunks[c];
+      ch.sums = {};
+      ch.unknown = lookUpRange(plugins_, names.subspan(ch.begin, ch.end - ch.begin), index, now_ms,
+                               sums != nullptr ? &ch.sums : nullptr, ts.views.data() + ch.begin);
+    };
+    lease.run(ts.chunks.size(), chunk);
+    Plugins::ExactBalanceSums total;
+    for (const RequestState::Chunk& ch : ts.chunks) {
+      unknown += ch.unknown;
+      total.add(ch.sums);
     }
-    constexpr size_t kLag = 8;
-    auto classify = [&](NodeView& v) {
-      v.state = plugins_.classify(v.entry, now_ms, v.name);
-      if (sums != nullptr) {
+    if (sums != nullptr && !total.get(sums)) {
+      for (const NodeView& v : ts.views) {  // not exact: the sequential additions, in order
         sums->add(v);
       }
-    };
-    for (size_t i = 0; i < names.size(); ++i) {
-      const NodeEntry* e = index->find(names[i], hashes[i]);
-      if (e != nullptr) {
-        const char* p = reinterpret_cast<const char*>(e);
-        for (size_t off = 64; off < sizeof(NodeEntry); off += 64) {
-          __builtin_prefetch(p + off);
-        }
-      }
-      unknown += e == nullptr ? 1 : 0;
-      out[i] = NodeView{names[i], e, MetricsState::kMissing, {}};
-      if (i >= kLag) {
-        classify(out[i - kLag]);
-      }
-    }
-    for (size_t i = names.size() > kLag ? names.size() - kLag : 0; i < names.size(); ++i) {
-      classify(out[i]);
     }
   }
   if (unknown > 0) {
     metrics_.unknown_nodes.fetch_add(unknown, std::memory_order_relaxed);
   }
+}
+
+bool Extender::summarizeChunks(ChunkPool::Lease& lease, RequestState& ts, int64_t now_ms) {
+  // The cool-down state's mutex is held across the summaries, as summarizeAny holds it.
+  const Placements::Batch batch(*placements_);
+  if (!batch.any()) {
+    return false;
+  }
+  ts.placed.resize(ts.views.size());
+  const int64_t window_ms = int64_t{config_.cool_down.window_s} * 1000;
+  auto chunk = [&](size_t c) {
+    RequestState::Chunk& ch = ts.chunks[c];
+    ch.refresh.clear();
+    batch.summarize(ts.viewsOf(ch), now_ms, window_ms, ts.placed.data() + ch.begin, &ch.refresh);
+  };
+  lease.run(ts.chunks.size(), chunk);
+  for (const RequestState::Chunk& ch : ts.chunks) {
+    batch.commit(ch.refresh);
+  }
+  return true;
+}
+
+void Extender::filterChunks(ChunkPool::Lease& lease, RequestState& ts, int64_t now_ms,
+                            std::string* out) {
+  static const Placements::Summary kNothingPlaced{};
+  const bool any_placed = summarizeChunks(lease, ts, now_ms);
+  const ParsedArgs& args = ts.args;
+  const std::span<const NodeView> views = ts.views;
+  ts.answers.resize(views.size());
+  NodeAnswer* answers = ts.answers.data();
+  // Verdicts, as the sequential path makes them, with each chunk's reasons in its own buffer and
+  // the exact size of each of its elements.
+  auto verdicts = [&](size_t c) {
+    RequestState::Chunk& ch = ts.chunks[c];
+    ch.reasons.clear();
+    for (int k = 0; k < 3; ++k) {
+      ch.bytes[k] = 0;
+      ch.count[k] = 0;
+    }
+    NodeAnswer fixed[2] = {};
+    bool have_fixed[2] = {false, false};
+    FilterVerdict last;
+    NodeAnswer last_reason{};
+    auto write_reason = [&](const FilterVerdict& v) {
+      const size_t at = ch.reasons.size();
+      v.appendJsonReason(config_, &ch.reasons);
+      return NodeAnswer{static_cast<uint32_t>(at), static_cast<uint32_t>(ch.reasons.size() - at), 0,
+                        0};
+    };
+    for (size_t i = ch.begin; i < ch.end; ++i) {
+      const NodeView& v = views[i];
+      const FilterVerdict verdict =
+          plugins_.filter(args.pod, v, any_placed ? ts.placed[i] : kNothingPlaced);
+      const bool plain = JsonWriter::plain(v.name);
+      const size_t name_bytes = plain ? v.name.size() + 2 : JsonWriter::strSize(v.name);
+      NodeAnswer a{0, 0, 0, plain};
+      if (verdict.kind != FilterVerdict::kPass) {
+        if (verdict.why == FilterVerdict::Why::kNotOpen ||
+            verdict.why == FilterVerdict::Why::kUnknownNode) {
+          const size_t k = verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1;
+          if (!have_fixed[k]) {
+            fixed[k] = write_reason(verdict);
+            have_fixed[k] = true;
+          }
+          a = fixed[k];
+        } else {
+          if (verdict.why != last.why || verdict.value != last.value ||
+              verdict.limit != last.limit) {
+            last = verdict;
+            last_reason = write_reason(verdict);
+          }
+          a = last_reason;
+        }
+        a.plain_name = plain;
+      }
+      a.kind = static_cast<uint8_t>(verdict.kind);
+      answers[i] = a;
+      ch.bytes[a.kind] += verdict.kind == FilterVerdict::kPass
+                              ? (args.nodes_mode ? v.raw_json.size() : name_bytes) + 1
+                              : name_bytes + a.reason_len + 2;  // ':' and ','
+      ++ch.count[a.kind];
+    }
+    metrics_.flushDecisions();  // this thread's per-node tallies (Plugins::filter)
+  };
+  lease.run(ts.chunks.size(), verdicts);
+  // Where each chunk's elements go: the lists in order, a chunk's after the earlier chunks', a
+  // comma between elements.
+  const std::string_view head = args.nodes_mode ? kNodesHead : kNamesHead;
+  const std::string_view failed = args.nodes_mode ? kNodesFailed : kNamesFailed;
+  const std::string_view before[3] = {head, failed, kUnresolvable};
+  size_t at = 0;
+  size_t list_at[3];
+  for (int k = 0; k < 3; ++k) {
+    at += before[k].size();
+    list_at[k] = at;
+    size_t count = 0;
+    for (RequestState::Chunk& ch : ts.chunks) {
+      ch.after[k] = count > 0;
+      ch.at[k] = at - (count > 0 ? 1 : 0);  // its first element's comma, when it has one
+      at += ch.bytes[k];
+      count += ch.count[k];
+    }
+    at -= count > 0 ? 1 : 0;  // the first element's comma, counted but not written
+  }
+  const size_t bytes = at + kTail.size();
+  out->resize_and_overwrite(bytes, [&](char* base, size_t) {
+    for (int k = 0; k < 3; ++k) {
+      put(base + list_at[k] - before[k].size(), before[k]);
+    }
+    put(base + bytes - kTail.size(), kTail);
+    auto write = [&](size_t c) {
+      const RequestState::Chunk& ch = ts.chunks[c];
+      auto name = [&](char* p, size_t i) {
+        return answers[i].plain_name ? put(put(put(p, "\""), views[i].name), "\"")
+                                     : JsonWriter::writeStr(p, views[i].name);
+      };
+      for (uint8_t kind = 0; kind < 3; ++kind) {
+        if (ch.count[kind] == 0) {
+          continue;
+        }
+        char* p = base + ch.at[kind];
+        bool first = !ch.after[kind];
+        for (size_t i = ch.begin; i < ch.end; ++i) {
+          const NodeAnswer& a = answers[i];
+          if (a.kind != kind) {
+            continue;
+          }
+          if (!first) {
+            *p++ = ',';
+          }
+          first = false;
+          if (kind == FilterVerdict::kPass) {
+            p = args.nodes_mode ? put(p, views[i].raw_json) : name(p, i);
+          } else {
+            p = name(p, i);
+            *p++ = ':';
+            p = put(p, std::string_view(ch.reasons).substr(a.reason_at, a.reason_len));
+          }
+        }
+      }
+    };
+    lease.run(ts.chunks.size(), write);
+    return bytes;
+  });
+}
+
+void Extender::prioritizeChunks(ChunkPool::Lease& lease, RequestState& ts,
+                                const Plugins::BalanceSums& sums, int64_t now_ms,
+                                std::string* out) {
+  static const Placements::Summary kNothingPlaced{};
+  const ParsedArgs& args = ts.args;
+  const std::span<const NodeView> views = ts.views;
+  const Plugins::ScoreRound round = plugins_.startRound(args.pod, sums);
+  const bool any_placed = summarizeChunks(lease, ts, now_ms);
+  auto scores = [&](size_t c) {
+    RequestState::Chunk& ch = ts.chunks[c];
+    ch.round = round;
+    ch.best = views.size();
+    ch.best_score = -1;
+    ch.out.clear();
+    auto score_at = [&](size_t j) {
+      const size_t i = ch.begin + j;
+      const int64_t score = plugins_.scoreNode(args.pod, ch.round, views[i],
+                                               any_placed ? ts.placed[i] : kNothingPlaced);
+      if (score > ch.best_score) {
+        ch.best_score = score;
+        ch.best = i;
+      }
+      return score;
+    };
+    writeHostPriorityList(ts.viewsOf(ch), score_at, &ch.scores, &ch.out, /*whole=*/false,
+                          /*comma_first=*/ch.begin > 0);
+  };
+  lease.run(ts.chunks.size(), scores);
+  // The first node with the best score, and the decisions, over the chunks in order.
+  Plugins::ScoreRound total = round;
+  size_t best = views.size();
+  int64_t best_score = -1;
+  size_t bytes = 2;
+  for (RequestState::Chunk& ch : ts.chunks) {
+    if (ch.best_score > best_score) {
+      best_score = ch.best_score;
+      best = ch.best;
+    }
+    total.load_scored += ch.round.load_scored;
+    total.balance_scored += ch.round.balance_scored;
+    total.scored += ch.round.scored;
+    ch.at[0] = bytes - 1;
+    bytes += ch.out.size();
+  }
+  out->resize_and_overwrite(bytes, [&](char* base, size_t) {
+    base[0] = '[';
+    base[bytes - 1] = ']';
+    auto copy = [&](size_t c) {
+      const RequestState::Chunk& ch = ts.chunks[c];
+      put(base + ch.at[0], ch.out);
+    };
+    lease.run(ts.chunks.size(), copy);
+    return bytes;
+  });
+  plugins_.finishRound(args.pod, total, views, best, now_ms, /*record_winner=*/true);
 }
 
 int64_t Extender::wallClockMs() {
@@ -218,7 +523,8 @@ Extender::Extender(Config config, std::string url_prefix, NodeCache* cache, Cloc
       cache_(cache),
       clock_(std::move(clock)),
       placements_(cache_ != nullptr ? &cache_->placements() : &own_placements_),
-      plugins_(config_, &metrics_, placements_) {
+      plugins_(config_, &metrics_, placements_),
+      pool_(std::clamp(config_.request_parallelism, 1, Config::kMaxRequestParallelism)) {
   while (!prefix_.empty() && prefix_.back() == '/') {
     prefix_.pop_back();
   }
@@ -286,7 +592,8 @@ http::Response Extender::handle(const http::Request& request) {
 
 http::Response Extender::filter(std::string_view body, size_t capacity) {
   int64_t start = monotonicNs();
-  ThreadState& ts = threadState(config_);
+  RequestState& ts = threadState(config_);
+  prepareHelpers(body.size());
   if (auto bad = parseInto("filter", body, capacity, ts)) {
     return std::move(*bad);
   }
@@ -350,12 +657,6 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
       (verdict.kind == FilterVerdict::kFail ? fail_bytes : unresolvable_bytes) +=
           name_bytes + a.reason_len + 2;  // ':' and ','
     }
-    static constexpr std::string_view kNamesHead = R"({"Nodes":null,"NodeNames":[)";
-    static constexpr std::string_view kNodesHead = R"({"Nodes":{"metadata":{},"items":[)";
-    static constexpr std::string_view kNamesFailed = R"(],"FailedNodes":{)";
-    static constexpr std::string_view kNodesFailed = R"(]},"NodeNames":null,"FailedNodes":{)";
-    static constexpr std::string_view kUnresolvable = R"(},"FailedAndUnresolvableNodes":{)";
-    static constexpr std::string_view kTail = R"(},"Error":""})";
     const size_t bytes = kNodesHead.size() + kNodesFailed.size() + kUnresolvable.size() +
                          kTail.size() + pass_bytes + fail_bytes + unresolvable_bytes;
     out.resize_and_overwrite(bytes, [&](char* base, size_t) {
@@ -405,11 +706,24 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
       ts.views.push_back(NodeView{item.entry.name, &item.entry,
                                   plugins_.classify(&item.entry, now, item.entry.name), item.raw});
     }
-    run(ts.views);
+    if (ChunkPool::Lease lease = leaseFor(ts.views.size())) {
+      ts.split(ts.views.size(), static_cast<size_t>(pool_.parallelism()));
+      filterChunks(lease, ts, now, &out);
+    } else {
+      run(ts.views);
+    }
   } else {
     auto fill_and_run = [&](const NodeCache::Index* index) {
-      lookUp(args.names, index, now, nullptr, &ts.views);
-      run(ts.views);
+      ChunkPool::Lease lease = leaseFor(args.names.size());
+      if (lease) {
+        ts.split(args.names.size(), static_cast<size_t>(pool_.parallelism()));
+      }
+      lookUp(args.names, index, now, nullptr, lease, ts);
+      if (lease) {
+        filterChunks(lease, ts, now, &out);
+      } else {
+        run(ts.views);
+      }
     };
     if (cache_ != nullptr) {
       cache_->readIndex([&](const NodeCache::Index& index) { fill_and_run(&index); });
@@ -427,7 +741,8 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
 
 http::Response Extender::prioritize(std::string_view body, size_t capacity) {
   int64_t start = monotonicNs();
-  ThreadState& ts = threadState(config_);
+  RequestState& ts = threadState(config_);
+  prepareHelpers(body.size());
   if (auto bad = parseInto("prioritize", body, capacity, ts)) {
     return std::move(*bad);
   }
@@ -466,11 +781,24 @@ http::Response Extender::prioritize(std::string_view body, size_t capacity) {
         sums.add(ts.views.back());
       }
     }
-    run(ts.views, sums);
+    if (ChunkPool::Lease lease = leaseFor(ts.views.size())) {
+      ts.split(ts.views.size(), static_cast<size_t>(pool_.parallelism()));
+      prioritizeChunks(lease, ts, sums, now, &out);
+    } else {
+      run(ts.views, sums);
+    }
   } else {
     auto fill_and_run = [&](const NodeCache::Index* index) {
-      lookUp(args.names, index, now, plugins_.wantsBalanceSums() ? &sums : nullptr, &ts.views);
-      run(ts.views, sums);
+      ChunkPool::Lease lease = leaseFor(args.names.size());
+      if (lease) {
+        ts.split(args.names.size(), static_cast<size_t>(pool_.parallelism()));
+      }
+      lookUp(args.names, index, now, plugins_.wantsBalanceSums() ? &sums : nullptr, lease, ts);
+      if (lease) {
+        prioritizeChunks(lease, ts, sums, now, &out);
+      } else {
+        run(ts.views, sums);
+      }
     };
     if (cache_ != nullptr) {
       cache_->readIndex([&](const NodeCache::Index& index) { fill_and_run(&index); });

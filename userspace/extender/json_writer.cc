@@ -68,6 +68,15 @@ char* JsonWriter::writeStr(char* p, std::string_view s) {
   return p;
 }
 
+size_t JsonWriter::strSize(std::string_view s) {
+  size_t n = 2;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    n += !kEscape[c] ? 1 : c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+  }
+  return n;
+}
+
 void JsonWriter::str(std::string_view s) {
   const size_t old = out_->size();
   // Most strings (node names) need no escaping: copy them whole.

@@ -44,6 +44,8 @@ class JsonWriter {
   // Writes what str(s) appends at p, which has room for strBound(s) bytes; returns the end.
   static char* writeStr(char* p, std::string_view s);
   static size_t strBound(std::string_view s) { return s.size() * 6 + 2; }
+  // Exactly the bytes str(s) appends.
+  static size_t strSize(std::string_view s);
   void num(int64_t v);
   void key(std::string_view k) {
     str(k);

@@ -22,6 +22,13 @@ DEFINE_string(listen, "127.0.0.1:8888", "host:port to serve on (port 0 picks one
 DEFINE_string(unix_socket, "", "also serve on this unix socket");
 DEFINE_string(url_prefix, "/colo", "URL prefix of the verbs: <prefix>/filter, <prefix>/prioritize");
 DEFINE_int32(threads, 2, "HTTP worker threads");
+DEFINE_int32(request_parallelism, 0,
+             "threads working on one large filter/prioritize request, the worker included "
+             "(overrides the config's requestParallelism; 0: the config's, by default "
+             "min(4, hardware threads / 2); 1: no helper threads)");
+DEFINE_int32(parallel_min_nodes, -1,
+             "candidates a request needs before it is split over those threads (overrides the "
+             "config's parallelMinNodes; -1: the config's, by default 1000)");
 DEFINE_int64(max_body_bytes, 64ll << 20, "largest request body accepted (413 above)");
 DEFINE_int32(read_timeout_ms, 10000, "close a connection idle or stalled this long");
 DEFINE_int32(max_connections, 256, "connection limit");
@@ -70,6 +77,17 @@ int main(int argc, char** argv) {
       return 2;
     }
     config = *c;
+  }
+  if (FLAGS_request_parallelism != 0) {
+    config.request_parallelism = FLAGS_request_parallelism;
+  }
+  if (FLAGS_parallel_min_nodes != -1) {
+    config.parallel_min_nodes = FLAGS_parallel_min_nodes;
+  }
+  if (auto st = extender::validateConfig(config); !st) {
+    log::error("extender", "{} (set by --request_parallelism / --parallel_min_nodes or --config)",
+               st.error().message());
+    return 2;
   }
 
   std::unique_ptr<extender::NodeCache> cache;

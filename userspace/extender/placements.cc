@@ -31,8 +31,10 @@ void NodePlacements::popFront() {
   }
 }
 
-PlacementSummary NodePlacements::summarize(int64_t now_ms, int64_t window_ms, int64_t since) {
+PlacementSummary NodePlacements::peek(int64_t now_ms, int64_t window_ms, int64_t since,
+                                      bool* resummed) const {
   PlacementSummary out;
+  *resummed = false;
   const Placement* first = placed_.data() + head_;
   const Placement* last = placed_.data() + placed_.size();
   // Wins inside the window: the newest entries. Find where they start, then add them oldest
@@ -53,18 +55,30 @@ PlacementSummary NodePlacements::summarize(int64_t now_ms, int64_t window_ms, in
   if (first == last || last[-1].at_ms <= since) {
     return out;  // nothing after it (e.g. since = now for a node without usable metrics)
   }
+  Usage after = after_since_;
   if (since != since_ms_) {
-    // A newer (or other) metrics timestamp: re-sum the placements after it, newest first.
-    after_since_ = {};
+    // A newer (or other) metrics timestamp: re-sum the placements after it, newest first. Integer
+    // sums: the same totals in any order, so equal to the running totals for the same `since`.
+    after = {};
     for (const Placement* p = last; p != first && p[-1].at_ms > since; --p) {
-      after_since_.add(p[-1], 1);
+      after.add(p[-1], 1);
     }
+    *resummed = true;
+  }
+  out.cpu_m = after.cpu_m;
+  out.memory_bytes = after.memory_bytes;
+  out.be_cpu_m = after.be_cpu_m;
+  out.be_memory_bytes = after.be_memory_bytes;
+  return out;
+}
+
+PlacementSummary NodePlacements::summarize(int64_t now_ms, int64_t window_ms, int64_t since) {
+  bool resummed;
+  PlacementSummary out = peek(now_ms, window_ms, since, &resummed);
+  if (resummed) {
+    after_since_ = {out.cpu_m, out.memory_bytes, out.be_cpu_m, out.be_memory_bytes};
     since_ms_ = since;
   }
-  out.cpu_m = after_since_.cpu_m;
-  out.memory_bytes = after_since_.memory_bytes;
-  out.be_cpu_m = after_since_.be_cpu_m;
-  out.be_memory_bytes = after_since_.be_memory_bytes;
   return out;
 }
 
@@ -165,6 +179,51 @@ bool Placements::summarizeAny(std::span<const NodeView> nodes, int64_t now_ms, i
     (*out)[i] = n->summarize(now_ms, window_ms, since);
   }
   return true;
+}
+
+void Placements::summarizeRange(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
+                                Summary* out, std::vector<Batch::Refresh>* refresh) const {
+  // As summarizeAny(), reading only: the memory misses overlap the same way.
+  thread_local std::vector<const NodePlacements*> states;
+  states.resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodePlacements* n = stateOf(nodes[i]);
+    states[i] = n;
+    if (n != nullptr) {
+      __builtin_prefetch(n);
+    }
+  }
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i + kAhead < nodes.size()) {
+      const NodePlacements* next = states[i + kAhead];
+      if (next != nullptr && !next->empty()) {
+        const char* newest = reinterpret_cast<const char*>(&next->placed_.back());
+        __builtin_prefetch(newest);
+        __builtin_prefetch(newest - 64);
+      }
+    }
+    const NodePlacements* n = states[i];
+    if (n == nullptr || n->empty()) {
+      out[i] = Summary{};
+      continue;
+    }
+    const NodeView& v = nodes[i];
+    int64_t since = v.state == MetricsState::kOk ? v.entry->metrics.timestamp_ms : now_ms;
+    bool resummed;
+    out[i] = n->peek(now_ms, window_ms, since, &resummed);
+    if (resummed) {
+      refresh->push_back({const_cast<NodePlacements*>(n), since, out[i].cpu_m, out[i].memory_bytes,
+                          out[i].be_cpu_m, out[i].be_memory_bytes});
+    }
+  }
+}
+
+void Placements::commitRefresh(std::span<const Batch::Refresh> refresh) const {
+  for (const Batch::Refresh& r : refresh) {
+    r.node->after_since_ = {r.cpu_m, r.memory_bytes, r.be_cpu_m, r.be_memory_bytes};
+    r.node->since_ms_ = r.since_ms;
+  }
 }
 
 void Placements::summarizeMany(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,

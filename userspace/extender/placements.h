@@ -52,6 +52,10 @@ class NodePlacements {
   void insert(const Placement& p);
   void popFront();
   PlacementSummary summarize(int64_t now_ms, int64_t window_ms, int64_t since_ms);
+  // summarize() without changing the state: *resummed tells that since_ms differs from the
+  // running totals' and there are placements after it (summarize() would store the summary's
+  // usage as the new totals).
+  PlacementSummary peek(int64_t now_ms, int64_t window_ms, int64_t since_ms, bool* resummed) const;
 
   // What a summary reads comes first.
   // Ordered by at_ms, equal times in recording order; the live entries are placed_[head_..]
@@ -103,6 +107,34 @@ class Placements {
   // alone (every summary would be zero).
   bool summarizeAny(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
                     std::vector<Summary>* out) const;
+  // summarizeAny() spread over threads (the extender's parallel path): holds the mutex while
+  // alive. summarize() may run on several threads at once for disjoint parts of the candidates,
+  // each ordered after the batch's construction and before commit() (the ChunkPool's hand-offs
+  // order them); it changes no state, and notes the running totals summarizeAny() would have
+  // refreshed, which commit() then stores. The summaries are summarizeAny()'s.
+  class Batch {
+   public:
+    struct Refresh {
+      NodePlacements* node;
+      int64_t since_ms;
+      int64_t cpu_m, memory_bytes, be_cpu_m, be_memory_bytes;
+    };
+    explicit Batch(const Placements& p) : p_(p), lock_(p.mu_), any_(p.placed_count_ > 0) {}
+    // False when no placement is kept: every summary is zero (as summarizeAny's false).
+    bool any() const { return any_; }
+    // out[i] for nodes[i]; appends to `refresh`.
+    void summarize(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms, Summary* out,
+                   std::vector<Refresh>* refresh) const {
+      p_.summarizeRange(nodes, now_ms, window_ms, out, refresh);
+    }
+    void commit(std::span<const Refresh> refresh) const { p_.commitRefresh(refresh); }
+
+   private:
+    const Placements& p_;
+    std::unique_lock<std::mutex> lock_;
+    bool any_;
+  };
+
   // Drops entries older than keep_ms.
   void prune(int64_t now_ms, int64_t keep_ms);
   // No placement recorded (or all pruned): every summary would be zero.
@@ -138,6 +170,9 @@ class Placements {
   NodePlacements* stateOf(const NodeView& node) const;
   NodePlacements& findOrCreate(std::string_view name);
   void recordLocked(NodePlacements& n, Placement p);
+  void summarizeRange(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
+                      Summary* out, std::vector<Batch::Refresh>* refresh) const;
+  void commitRefresh(std::span<const Batch::Refresh> refresh) const;
   void forgetIfUnused(NodePlacements& n);
 
   mutable std::mutex mu_;

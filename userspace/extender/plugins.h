@@ -100,6 +100,40 @@ class Plugins {
       }
     }
   };
+  // BalanceSums over a part of the nodes, as integers, for a caller that splits the nodes over
+  // threads. BalanceSums adds the values as doubles in the nodes' order; while every value and
+  // every partial sum stays below 2^53, each of those additions is exact, so its sums are the
+  // integer totals, however the nodes were split and in whichever order the parts are added.
+  struct ExactBalanceSums {
+    static constexpr uint64_t kExact = uint64_t{1} << 53;
+    uint64_t requests = 0, used = 0;
+    bool big = false;  // a value or a total reached 2^53: get() refuses
+    void add(const NodeView& n) {
+      if (n.state == MetricsState::kOk && n.entry->metrics.cpu.requests_m > 0 &&
+          n.entry->metrics.cpu.used_m > 0) {
+        const auto r = static_cast<uint64_t>(n.entry->metrics.cpu.requests_m);
+        const auto u = static_cast<uint64_t>(n.entry->metrics.cpu.used_m);
+        requests += r;  // cannot wrap before `big` is set: terms and totals below 2^53 until then
+        used += u;
+        big = big || r >= kExact || u >= kExact || requests >= kExact || used >= kExact;
+      }
+    }
+    void add(const ExactBalanceSums& o) {
+      requests += o.big ? 0 : o.requests;
+      used += o.big ? 0 : o.used;
+      big = big || o.big || requests >= kExact || used >= kExact;
+    }
+    // The sums BalanceSums would hold after the same nodes; false (out untouched) when not exact:
+    // the caller then adds the nodes to a BalanceSums in order.
+    bool get(BalanceSums* out) const {
+      if (big) {
+        return false;
+      }
+      out->requests = static_cast<double>(requests);
+      out->used = static_cast<double>(used);
+      return true;
+    }
+  };
   // What every node's score shares within one request, and the decisions counted so far.
   struct ScoreRound {
     int64_t pod_cpu = 0, pod_mem = 0;
