@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "extender/bench/bodies.h"
@@ -66,7 +67,9 @@ std::string padded(const std::string& s) {
 
 int main(int argc, char** argv) {
   // `colo-extender-bench names [N [K [be]]]`: only the 5,000-name cases, N runs each (default
-  // 2,000; a small N keeps callgrind runs short). K > 0 first records K placements on every node,
+  // 2,000; a small N keeps callgrind runs short). COLO_BENCH_PARALLELISM=P sets the
+  // requestParallelism (default 1, the sequential path: figures comparable with earlier ones;
+  // parallelMinNodes stays 1,000). K > 0 first records K placements on every node,
   // spread over the last 60 s (after the nodes' metrics timestamps, 120 s ago), as a long HTTP run
   // with frozen metrics leaves them, and freezes the extender's clock so that runs are comparable.
   // With `be` the placements carry the benchmark pod's BE requests, as the HTTP prioritize rounds
@@ -80,6 +83,16 @@ int main(int argc, char** argv) {
   const int64_t metrics_ms = placements_per_node > 0 ? now_ms - 120000 : now_ms;
   extender::Config config;
   config.max_metrics_age_s = 3600;
+  config.request_parallelism = 1;
+  if (const char* p = std::getenv("COLO_BENCH_PARALLELISM")) {
+    config.request_parallelism = std::atoi(p);
+    if (auto st = extender::validateConfig(config); !st) {
+      std::fprintf(stderr, "COLO_BENCH_PARALLELISM: %s\n", st.error().message().c_str());
+      return 2;
+    }
+  }
+  std::printf("request_parallelism=%d parallel_min_nodes=%d\n", config.request_parallelism,
+              config.parallel_min_nodes);
 
   // 5,000 names against a cache of 5,000 nodes.
   extender::NodeCache cache;
