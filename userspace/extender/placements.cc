@@ -140,16 +140,11 @@ Placements::Summary Placements::summarize(std::string_view node, int64_t now_ms,
   return n != nullptr ? n->summarize(now_ms, window_ms, since_ms) : Summary{};
 }
 
-bool Placements::summarizeAny(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
-                              std::vector<Summary>* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (placed_count_ == 0) {
-    return false;
-  }
-  out->resize(nodes.size());
-  // Find every candidate's state (its cache entry's link: no hashing) and start loading it;
-  // then summarize, loading the newest placements of the state a few candidates ahead, so that
-  // the memory misses of thousands of states and their placements overlap.
+// Finds every candidate's state (its cache entry's link: no hashing) and starts loading it; then
+// visits them, loading the newest placements of the state a few candidates ahead, so that the
+// memory misses of thousands of states and their placements overlap.
+template <class Visit>
+void Placements::forEachState(std::span<const NodeView> nodes, Visit&& visit) const {
   thread_local std::vector<NodePlacements*> states;
   states.resize(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -169,54 +164,46 @@ bool Placements::summarizeAny(std::span<const NodeView> nodes, int64_t now_ms, i
         __builtin_prefetch(newest - 64);
       }
     }
-    NodePlacements* n = states[i];
+    visit(i, states[i]);
+  }
+}
+
+bool Placements::summarizeAny(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
+                              std::vector<Summary>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (placed_count_ == 0) {
+    return false;
+  }
+  out->resize(nodes.size());
+  forEachState(nodes, [&](size_t i, NodePlacements* n) {
     if (n == nullptr || n->empty()) {
       (*out)[i] = Summary{};
-      continue;
+      return;
     }
     const NodeView& v = nodes[i];
     int64_t since = v.state == MetricsState::kOk ? v.entry->metrics.timestamp_ms : now_ms;
     (*out)[i] = n->summarize(now_ms, window_ms, since);
-  }
+  });
   return true;
 }
 
 void Placements::summarizeRange(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
                                 Summary* out, std::vector<Batch::Refresh>* refresh) const {
-  // As summarizeAny(), reading only: the memory misses overlap the same way.
-  thread_local std::vector<const NodePlacements*> states;
-  states.resize(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodePlacements* n = stateOf(nodes[i]);
-    states[i] = n;
-    if (n != nullptr) {
-      __builtin_prefetch(n);
-    }
-  }
-  constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (i + kAhead < nodes.size()) {
-      const NodePlacements* next = states[i + kAhead];
-      if (next != nullptr && !next->empty()) {
-        const char* newest = reinterpret_cast<const char*>(&next->placed_.back());
-        __builtin_prefetch(newest);
-        __builtin_prefetch(newest - 64);
-      }
-    }
-    const NodePlacements* n = states[i];
+  // As summarizeAny(), reading only.
+  forEachState(nodes, [&](size_t i, NodePlacements* n) {
     if (n == nullptr || n->empty()) {
       out[i] = Summary{};
-      continue;
+      return;
     }
     const NodeView& v = nodes[i];
     int64_t since = v.state == MetricsState::kOk ? v.entry->metrics.timestamp_ms : now_ms;
     bool resummed;
     out[i] = n->peek(now_ms, window_ms, since, &resummed);
     if (resummed) {
-      refresh->push_back({const_cast<NodePlacements*>(n), since, out[i].cpu_m, out[i].memory_bytes,
-                          out[i].be_cpu_m, out[i].be_memory_bytes});
+      refresh->push_back(
+          {n, since, out[i].cpu_m, out[i].memory_bytes, out[i].be_cpu_m, out[i].be_memory_bytes});
     }
-  }
+  });
 }
 
 void Placements::commitRefresh(std::span<const Batch::Refresh> refresh) const {

@@ -168,6 +168,10 @@ class Placements {
 
   NodePlacements* find(std::string_view name) const;
   NodePlacements* stateOf(const NodeView& node) const;
+  // Calls visit(i, state) for each candidate in order (state nullptr: none), with the states and
+  // their newest placements loaded a few candidates ahead (placements.cc).
+  template <class Visit>
+  void forEachState(std::span<const NodeView> nodes, Visit&& visit) const;
   NodePlacements& findOrCreate(std::string_view name);
   void recordLocked(NodePlacements& n, Placement p);
   void summarizeRange(std::span<const NodeView> nodes, int64_t now_ms, int64_t window_ms,
