@@ -50,6 +50,43 @@ struct NodeAnswer {
   uint8_t plain_name;  // the name needs no JSON escaping
 };
 
+// Failing nodes' reasons, each written once into `out`: the two without numbers once per
+// answer, a numbered one once per run of nodes failing with the same numbers.
+class ReasonCache {
+ public:
+  ReasonCache(const Config& config, std::string* out) : config_(config), out_(out) {}
+  // Where `v`'s reason is in `out` (kind and plain_name left 0).
+  NodeAnswer of(const FilterVerdict& v) {
+    if (v.why == FilterVerdict::Why::kNotOpen || v.why == FilterVerdict::Why::kUnknownNode) {
+      const size_t k = v.why == FilterVerdict::Why::kNotOpen ? 0 : 1;
+      if (!have_fixed_[k]) {
+        fixed_[k] = write(v);
+        have_fixed_[k] = true;
+      }
+      return fixed_[k];
+    }
+    if (v.why != last_.why || v.value != last_.value || v.limit != last_.limit) {
+      last_ = v;
+      last_reason_ = write(v);
+    }
+    return last_reason_;
+  }
+
+ private:
+  NodeAnswer write(const FilterVerdict& v) {
+    const size_t at = out_->size();
+    v.appendJsonReason(config_, out_);
+    return NodeAnswer{static_cast<uint32_t>(at), static_cast<uint32_t>(out_->size() - at), 0, 0};
+  }
+
+  const Config& config_;
+  std::string* out_;
+  NodeAnswer fixed_[2] = {};
+  bool have_fixed_[2] = {false, false};
+  FilterVerdict last_;
+  NodeAnswer last_reason_{};
+};
+
 // Parses `body` into the thread's state; on failure, the 400 the scheduler gets (logged,
 // rate-limited).
 template <typename State>
@@ -347,16 +384,7 @@ void Extender::filterChunks(ChunkPool::Lease& lease, RequestState& ts, int64_t n
       ch.bytes[k] = 0;
       ch.count[k] = 0;
     }
-    NodeAnswer fixed[2] = {};
-    bool have_fixed[2] = {false, false};
-    FilterVerdict last;
-    NodeAnswer last_reason{};
-    auto write_reason = [&](const FilterVerdict& v) {
-      const size_t at = ch.reasons.size();
-      v.appendJsonReason(config_, &ch.reasons);
-      return NodeAnswer{static_cast<uint32_t>(at), static_cast<uint32_t>(ch.reasons.size() - at), 0,
-                        0};
-    };
+    ReasonCache reasons(config_, &ch.reasons);
     for (size_t i = ch.begin; i < ch.end; ++i) {
       const NodeView& v = views[i];
       const FilterVerdict verdict =
@@ -365,22 +393,7 @@ void Extender::filterChunks(ChunkPool::Lease& lease, RequestState& ts, int64_t n
       const size_t name_bytes = plain ? v.name.size() + 2 : JsonWriter::strSize(v.name);
       NodeAnswer a{0, 0, 0, plain};
       if (verdict.kind != FilterVerdict::kPass) {
-        if (verdict.why == FilterVerdict::Why::kNotOpen ||
-            verdict.why == FilterVerdict::Why::kUnknownNode) {
-          const size_t k = verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1;
-          if (!have_fixed[k]) {
-            fixed[k] = write_reason(verdict);
-            have_fixed[k] = true;
-          }
-          a = fixed[k];
-        } else {
-          if (verdict.why != last.why || verdict.value != last.value ||
-              verdict.limit != last.limit) {
-            last = verdict;
-            last_reason = write_reason(verdict);
-          }
-          a = last_reason;
-        }
+        a = reasons.of(verdict);
         a.plain_name = plain;
       }
       a.kind = static_cast<uint8_t>(verdict.kind);
@@ -611,19 +624,8 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
     reasons.clear();
     ts.answers.resize(views.size());
     NodeAnswer* answers = ts.answers.data();
-    // The reasons without numbers: where each is in `reasons`, once written.
-    NodeAnswer fixed[2] = {};
-    bool have_fixed[2] = {false, false};
-    // Nodes failing with the same numbers as the node before share its reason.
-    FilterVerdict last;
-    NodeAnswer last_reason{};
+    ReasonCache reason_of(config_, &reasons);
     size_t pass_bytes = 0, fail_bytes = 0, unresolvable_bytes = 0;
-    auto write_reason = [&](const FilterVerdict& v) {
-      const size_t at = reasons.size();
-      v.appendJsonReason(config_, &reasons);
-      return NodeAnswer{static_cast<uint32_t>(at), static_cast<uint32_t>(reasons.size() - at), 0,
-                        0};
-    };
     for (size_t i = 0; i < views.size(); ++i) {
       const NodeView& v = views[i];
       const FilterVerdict verdict =
@@ -635,22 +637,7 @@ http::Response Extender::filter(std::string_view body, size_t capacity) {
         pass_bytes += (args.nodes_mode ? v.raw_json.size() : name_bytes) + 1;
         continue;
       }
-      NodeAnswer a;
-      if (verdict.why == FilterVerdict::Why::kNotOpen ||
-          verdict.why == FilterVerdict::Why::kUnknownNode) {
-        const size_t k = verdict.why == FilterVerdict::Why::kNotOpen ? 0 : 1;
-        if (!have_fixed[k]) {
-          fixed[k] = write_reason(verdict);
-          have_fixed[k] = true;
-        }
-        a = fixed[k];
-      } else {
-        if (verdict.why != last.why || verdict.value != last.value || verdict.limit != last.limit) {
-          last = verdict;
-          last_reason = write_reason(verdict);
-        }
-        a = last_reason;
-      }
+      NodeAnswer a = reason_of.of(verdict);
       a.kind = static_cast<uint8_t>(verdict.kind);
       a.plain_name = plain;
       answers[i] = a;
